@@ -1,0 +1,116 @@
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: E402 - the documentation strings come first, as Ansible requires
+
+DOCUMENTATION = r"""
+name: graph
+short_description: Read from Microsoft Graph in templates
+version_added: 0.1.0
+description:
+  - Sends a C(GET) for each path to Microsoft Graph in O(tenant_id) and returns, per path, the result of
+    O(query) if given, else the items (C(value)) of a collection, else the response JSON.
+  - Uses the same client library, token cache and connection options (with the same C(CSP_*) environment
+    variables) as the modules.
+  - Runs on the controller. Reads only.
+author:
+  - cloudpartner.csp contributors
+extends_documentation_fragment:
+  - cloudpartner.csp.connection.plugins
+options:
+  _terms:
+    description: Paths relative to the API version (V(/users)) or full URLs on the Graph endpoint.
+    type: list
+    elements: str
+    required: true
+  api_version:
+    description: Graph API version.
+    type: str
+    choices: [v1.0, beta]
+    default: v1.0
+  params:
+    description:
+      - 'Query parameters, for example C({"$select": "id,displayName"}).'
+    type: dict
+  headers:
+    description:
+      - 'Extra request headers, for example C({"ConsistencyLevel": "eventual"}).'
+    type: dict
+  all_pages:
+    description: Follow C(@odata.nextLink) and return the items of every page.
+    type: bool
+    default: false
+  max_pages:
+    description: With O(all_pages), stop after this many pages.
+    type: int
+  query:
+    description: JMESPath expression applied to each result (compiled before any request).
+    type: str
+  fresh_token:
+    description: Use a new access token instead of a cached one.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Sign-in names of every user of a customer tenant
+  ansible.builtin.debug:
+    msg: "{{ lookup('cloudpartner.csp.graph', '/users', tenant_id=customer_tenant_id,
+             all_pages=true, query='[].userPrincipalName') }}"
+
+- name: Does the customer tenant have a Partner Center service principal?
+  ansible.builtin.set_fact:
+    pc_sp: "{{ lookup('cloudpartner.csp.graph', '/servicePrincipals', tenant_id=customer_tenant_id,
+                params={'$filter': \"appId eq 'fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd'\"}) }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: One element per path; the O(query) result, the C(value) items of a collection, or the JSON.
+  type: list
+  elements: raw
+"""
+
+from ansible.errors import AnsibleError, AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import HAS_MSAL
+from ansible_collections.cloudpartner.csp.plugins.module_utils.client import CspClient
+from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HAS_REQUESTS
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions
+from ansible_collections.cloudpartner.csp.plugins.module_utils.query import apply_query, compile_query
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        if not HAS_REQUESTS or not HAS_MSAL:
+            raise AnsibleError("cloudpartner.csp.graph needs the Python libraries 'requests' and 'msal' "
+                               "on the controller")
+        try:
+            compiled = compile_query(self.get_option("query"))
+            client = CspClient(ConnectionOptions.from_plugin(self))
+            graph = client.graph(api_version=self.get_option("api_version"),
+                                 fresh_token=self.get_option("fresh_token"))
+            results = []
+            for term in terms:
+                results.append(apply_query(compiled, self._read(graph, term)))
+            return results
+        except CspError as err:
+            text = str(err)
+            if err.hint:
+                text += ". " + err.hint
+            raise AnsibleLookupError("cloudpartner.csp.graph: %s" % text) from None
+
+    def _read(self, graph, term):
+        headers = {str(k): str(v) for k, v in (self.get_option("headers") or {}).items()}
+        if any(k.lower() == "authorization" for k in headers):
+            raise AnsibleLookupError("cloudpartner.csp.graph: headers cannot set Authorization")
+        params = self.get_option("params")
+        if self.get_option("all_pages"):
+            return graph.get_all(term, params=params, headers=headers, max_pages=self.get_option("max_pages"))
+        data = graph.request("GET", term, params=params, headers=headers).json
+        if isinstance(data, dict) and isinstance(data.get("value"), list):
+            return data["value"]
+        return data

@@ -1,0 +1,304 @@
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tokens from the Microsoft identity platform, through MSAL.
+
+Grants: client credentials (secret or certificate) and the Secure Application Model refresh token
+(delegated app+user tokens for the partner tenant or any customer tenant). One MSAL
+ConfidentialClientApplication per tenant, all sharing the cache of their (login host, app).
+"""
+
+import base64
+import json
+import time
+from urllib.parse import urlsplit
+
+from ._version import COLLECTION_VERSION
+from .cloud import resource_scopes
+from .errors import (
+    CspAuthError,
+    CspTransportError,
+    CspValidationError,
+    aadsts_code,
+    clean_description,
+    register_secret,
+)
+from .http import MsalHttpAdapter, error_from_response
+from .options import check_tenant, is_guid
+from .token_cache import digest, open_store
+
+try:
+    import msal
+    HAS_MSAL = True
+    MSAL_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - sanity's import test runs without it
+    msal = None
+    HAS_MSAL = False
+    MSAL_IMPORT_ERROR = exc
+
+GRANTS = ("client_credentials", "refresh_token")
+
+# Refresh-token errors after which the refresh token the user gave is worth one more try
+# (the cached, rotated one may have been revoked or expired on its own).
+_RT_INVALID = frozenset(["700082", "50173", "70043", "70000", "70008", "700084", "9002313"])
+
+USEFUL_CLAIMS = ("aud", "tid", "appid", "azp", "oid", "idtyp", "roles", "scp", "wids", "upn", "exp")
+
+
+def decode_jwt_claims(token):
+    """Claims of a JWT without verifying it (for checks, never for trust); {} if not a JWT."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (AttributeError, IndexError, ValueError, TypeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+class AccessToken:
+    """A token and what we know about it. ``repr`` never shows the token."""
+
+    __slots__ = ("token", "expires_on", "token_source", "claims", "scopes", "tenant_id", "refresh_token", "grant")
+
+    def __init__(self, token, expires_on, token_source, claims, scopes, tenant_id, refresh_token=None,
+                 grant="client_credentials"):
+        self.token = token
+        self.expires_on = expires_on
+        self.token_source = token_source
+        self.claims = claims
+        self.scopes = scopes
+        self.tenant_id = tenant_id
+        self.refresh_token = refresh_token
+        self.grant = grant
+
+    @property
+    def useful_claims(self):
+        return {k: self.claims[k] for k in USEFUL_CLAIMS if k in self.claims}
+
+    def __repr__(self):
+        return "AccessToken(tenant_id=%r, scopes=%r, expires_on=%r, token_source=%r)" % (
+            self.tenant_id, self.scopes, self.expires_on, self.token_source)
+
+
+def openid_configuration(http, authority_host, tenant):
+    """GET the tenant's OpenID configuration. Returns (status, document); errors come back as documents.
+
+    An unknown tenant/domain answers 400 with an AADSTS90002 error body, which callers may want
+    to report rather than fail on.
+    """
+    url = "%s/%s/v2.0/.well-known/openid-configuration" % (authority_host, tenant)
+    response = http.send("GET", url)
+    if response.status_code == 200 and isinstance(response.json(), dict):
+        return 200, response.json()
+    if 400 <= response.status_code < 500:
+        return response.status_code, error_from_response(response, "login")
+    raise error_from_response(response, "login", action="OpenID discovery for %s" % tenant)
+
+
+def tenant_id_from_configuration(document):
+    """The tenant GUID in a discovery document (token endpoint path or issuer)."""
+    for key in ("token_endpoint", "issuer", "authorization_endpoint"):
+        value = document.get(key)
+        if value:
+            for segment in urlsplit(value).path.split("/"):
+                if is_guid(segment):
+                    return segment.lower()
+    return None
+
+
+def auth_error(result, tenant, adapter=None, action=None):
+    """CspAuthError from an MSAL error result (AADSTS code, trace id, correlation id, hint)."""
+    description = result.get("error_description") or result.get("error") or "token request failed"
+    number = aadsts_code(description)
+    if not number and result.get("error_codes"):
+        number = str(result["error_codes"][0])
+    message = clean_description(description)
+    status = None
+    if adapter is not None and adapter.last_error is not None:
+        status = adapter.last_error.status_code
+    prefix = action or "Token request for tenant %s" % tenant
+    return CspAuthError(
+        "%s failed: %s" % (prefix, message),
+        code=("AADSTS" + number) if number else result.get("error"),
+        status=status,
+        request_id=result.get("trace_id"),
+        correlation_id=result.get("correlation_id"),
+    )
+
+
+class TokenProvider:
+    """Access tokens for (tenant, resource), from the cache when still good (> 5 min left)."""
+
+    def __init__(self, options, http, clock=time.time):
+        if not HAS_MSAL:
+            raise CspValidationError("the Python library 'msal' is required", code="MissingLibrary")
+        if not options._validated:
+            options.validate()
+        self.options = options
+        self.http = http
+        self.clock = clock
+        self.adapter = MsalHttpAdapter(http)
+        self.store = open_store(options, options.authority_host)
+        self._apps = {}
+        self._http_caches = {}
+        self._tenant_ids = {}
+
+    # --- tenants ---------------------------------------------------------------------
+    def resolve_tenant(self, tenant=None):
+        """Tenant GUID for a GUID or domain (domains through OpenID discovery, memoized)."""
+        tenant = check_tenant(tenant or self.options.tenant_id)
+        if is_guid(tenant):
+            return tenant
+        if tenant not in self._tenant_ids:
+            status, document = openid_configuration(self.http, self.options.authority_host, tenant)
+            if status != 200:
+                raise CspAuthError("Tenant %s was not found: %s" % (tenant, document.message), code=document.code,
+                                   status=status, request_id=document.request_id,
+                                   correlation_id=document.correlation_id)
+            resolved = tenant_id_from_configuration(document)
+            if not resolved:
+                raise CspAuthError("OpenID configuration of %s names no tenant id" % tenant, code="InvalidDiscovery")
+            self._tenant_ids[tenant] = resolved
+        return self._tenant_ids[tenant]
+
+    def _app(self, tenant_id):
+        if tenant_id not in self._apps:
+            self._http_caches[tenant_id] = {}
+            try:
+                self._apps[tenant_id] = msal.ConfidentialClientApplication(
+                    self.options.client_id,
+                    client_credential=self.options.credential,
+                    authority="%s/%s" % (self.options.authority_host, tenant_id),
+                    instance_discovery=False,
+                    token_cache=self.store.cache,
+                    http_client=self.adapter,
+                    http_cache=self._http_caches[tenant_id],
+                    app_name="cloudpartner.csp",
+                    app_version=COLLECTION_VERSION,
+                )
+            except ValueError as exc:
+                # MSAL raises ValueError for a failed discovery; give back Microsoft's own error
+                last = self.adapter.last_error
+                self.adapter.last_error = None
+                if last is not None:
+                    raise error_from_response(last, "login", action="OpenID discovery for tenant %s" % tenant_id) from None
+                raise CspAuthError("Cannot use authority %s/%s: %s" % (
+                    self.options.authority_host, tenant_id, exc), code="InvalidAuthority") from None
+        return self._apps[tenant_id]
+
+    # --- tokens ----------------------------------------------------------------------
+    def get_token(self, tenant=None, resource="graph", fresh=False, grant=None):
+        """An ``AccessToken`` for ``tenant`` (default: the connection's) and ``resource``.
+
+        ``resource``: ``graph``, ``partner_center``, ``azure_management``, a scope/URI or a list of
+        scopes. ``fresh=True`` ignores every cached access token (needed right after a customer or
+        a consent was created) but still uses — and stores — the newest refresh token.
+        ``grant`` defaults to ``refresh_token`` when a refresh token is configured.
+        """
+        grant = grant or self.options.grant
+        if grant not in GRANTS:
+            raise CspValidationError("grant must be one of %s" % ", ".join(GRANTS), code="InvalidGrant")
+        if grant == "refresh_token" and not self.options.refresh_token:
+            raise CspValidationError("a refresh_token is needed for delegated (app+user) tokens",
+                                     code="MissingRefreshToken")
+        delegated = grant == "refresh_token"
+        scopes = resource_scopes(self.options.cloud, resource, delegated)
+        tenant_id = self.resolve_tenant(tenant)
+        user_key = digest(self.options.refresh_token)[:16] if delegated else "app"
+        key = "|".join([grant, tenant_id, " ".join(sorted(scopes)), user_key])
+        try:
+            with self.store.transaction(key):
+                app = self._app(tenant_id)
+                if fresh:
+                    self._http_caches[tenant_id].clear()  # MSAL replays a token 400 for 60 s otherwise
+                if delegated:
+                    result, account_id = self._delegated(app, tenant_id, scopes, fresh)
+                else:
+                    if fresh:
+                        self._forget_app_tokens(app, tenant_id, scopes)
+                    result, account_id = app.acquire_token_for_client(scopes), None
+                if not result or "access_token" not in result:
+                    raise auth_error(result or {}, tenant_id, self.adapter)
+                refresh_token = None
+                if delegated:
+                    refresh_token = result.get("refresh_token") or self._cached_refresh_token(app, account_id)
+        except ValueError as exc:  # MSAL's input checks (e.g. reserved scopes)
+            raise CspValidationError("Invalid token request: %s" % exc, code="InvalidTokenRequest") from None
+        except OSError as exc:
+            raise CspTransportError("Token cache I/O failed: %s" % exc, code="TokenCacheError") from None
+        token = result["access_token"]
+        register_secret(token)
+        register_secret(refresh_token)
+        claims = decode_jwt_claims(token)
+        # the token's own exp is exact; expires_in of a cache hit is rounded against "now"
+        expires_on = claims.get("exp") if isinstance(claims.get("exp"), int) else None
+        if expires_on is None:
+            expires_on = int(self.clock()) + int(result.get("expires_in") or 0)
+        return AccessToken(
+            token=token,
+            expires_on=expires_on,
+            token_source=result.get("token_source") or "identity_provider",
+            claims=claims,
+            scopes=scopes,
+            tenant_id=tenant_id,
+            refresh_token=refresh_token,
+            grant=grant,
+        )
+
+    def _forget_app_tokens(self, app, tenant_id, scopes):
+        cache = self.store.cache
+        query = {"client_id": self.options.client_id, "realm": tenant_id, "home_account_id": None,
+                 "environment": app.authority.instance}
+        for entry in list(cache.search(cache.CredentialType.ACCESS_TOKEN, target=scopes, query=query)):
+            cache.remove_at(entry)
+
+    def _account(self, app):
+        home_account_id = self.store.accounts.get(digest(self.options.refresh_token))
+        if not home_account_id:
+            return None
+        for account in app.get_accounts():
+            if account.get("home_account_id") == home_account_id:
+                return account
+        return None
+
+    def _delegated(self, app, tenant_id, scopes, fresh):
+        account = self._account(app)
+        if account is not None:
+            result = app.acquire_token_silent_with_error(scopes, account, force_refresh=fresh)
+            if result and "access_token" in result:
+                return result, account["home_account_id"]
+            if result and aadsts_code(result.get("error_description")) not in _RT_INVALID:
+                raise auth_error(result, tenant_id, self.adapter)
+            # no usable refresh token in the cache: fall back to the configured one
+        result = app.acquire_token_by_refresh_token(self.options.refresh_token, scopes)
+        if not result or "access_token" not in result:
+            return result, None
+        home_account_id = self._home_account_id(result)
+        if home_account_id:
+            self.store.set_account(digest(self.options.refresh_token), home_account_id)
+        return result, home_account_id
+
+    @staticmethod
+    def _home_account_id(result):
+        info = result.get("client_info")
+        if info:
+            try:
+                data = json.loads(base64.urlsafe_b64decode((info + "=" * (-len(info) % 4)).encode("ascii")))
+                if data.get("uid") and data.get("utid"):
+                    return "%s.%s" % (data["uid"], data["utid"])
+            except (ValueError, TypeError):
+                pass
+        claims = result.get("id_token_claims") or {}
+        return claims.get("sub")
+
+    def _cached_refresh_token(self, app, home_account_id):
+        if not home_account_id:
+            return None
+        cache = self.store.cache
+        query = {"home_account_id": home_account_id, "client_id": self.options.client_id,
+                 "environment": app.authority.instance}
+        newest = None
+        for entry in cache.search(cache.CredentialType.REFRESH_TOKEN, query=query):
+            if newest is None or int(entry.get("last_modification_time", 0)) > int(newest.get("last_modification_time", 0)):
+                newest = entry
+        return newest.get("secret") if newest else None

@@ -1,0 +1,36 @@
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""JMESPath queries over results, compiled before any request is sent."""
+
+from .errors import CspValidationError
+
+try:
+    import jmespath
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - sanity's import test runs without it
+    jmespath = None
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = exc
+
+
+def compile_query(expression):
+    """Compiled JMESPath expression, None for no query; a bad one is a validation error."""
+    if expression is None or expression == "":
+        return None
+    if not HAS_JMESPATH:
+        raise CspValidationError("query needs the Python library 'jmespath'", code="MissingLibrary")
+    try:
+        return jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise CspValidationError("query %r is not a valid JMESPath expression: %s" % (
+            expression, str(exc).splitlines()[0]), code="InvalidQuery") from None
+
+
+def apply_query(compiled, data):
+    if compiled is None:
+        return data
+    try:
+        return compiled.search(data)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise CspValidationError("query failed on the result: %s" % exc, code="QueryFailed") from None

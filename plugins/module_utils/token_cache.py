@@ -1,0 +1,193 @@
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Token cache shared by every fork and every module run of a playbook.
+
+Layout under ``token_cache_path`` (a directory, 0700): one MSAL cache file per
+(login host, client id, credential fingerprint), so apps, clouds/emulators and rotated credentials
+never share tokens; inside a file MSAL's own keys separate tenants (realm), scopes (target) and
+users (home account). Beside it an account index maps a digest of the refresh token a user gave
+to the MSAL account it belongs to, so the right user's (rotated) refresh token is used.
+
+Concurrency: a lock file holds POSIX record locks. Byte 0 guards the data files (shared to read,
+exclusive to write). Each token key (grant, tenant, scopes, user) locks its own byte while it is
+looked up and, on a miss, fetched: forks that want the same token wait for the first one and then
+find it in the cache (one token request), forks that want different tokens run in parallel.
+Writes re-read the file under the exclusive lock and replay only this process's changes (a
+journal), so concurrent writers never drop each other's tokens. Files are written atomically, 0600.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+
+from .errors import CspValidationError
+from .files import atomic_write, ensure_private_dir, read_text
+
+try:
+    import msal
+    HAS_MSAL = True
+    MSAL_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - sanity's import test runs without it
+    msal = None
+    HAS_MSAL = False
+    MSAL_IMPORT_ERROR = exc
+
+_KEY_SLOTS = 1 << 20  # record-lock offsets for token keys (collisions only serialize, never mix)
+
+
+def digest(text):
+    return hashlib.sha256(str(text).encode("utf-8")).hexdigest()
+
+
+if HAS_MSAL:
+    class JournaledTokenCache(msal.SerializableTokenCache):
+        """An MSAL cache that remembers its own changes since the last load."""
+
+        def __init__(self):
+            super().__init__()
+            self.journal = []
+            self._replaying = False
+
+        def modify(self, credential_type, old_entry, new_key_value_pairs=None):
+            super().modify(credential_type, old_entry, new_key_value_pairs)
+            if not self._replaying:
+                self.journal.append((credential_type, dict(old_entry),
+                                     dict(new_key_value_pairs) if new_key_value_pairs else None))
+
+        def load(self, state):
+            self.deserialize(state)
+            self.journal = []
+
+        def rebase(self, state):
+            """Load ``state`` (the newest file) and re-apply this process's changes on top of it."""
+            journal, self.journal = self.journal, []
+            self.deserialize(state)
+            self._replaying = True
+            try:
+                for credential_type, old_entry, new_pairs in journal:
+                    super().modify(credential_type, old_entry, new_pairs)
+            finally:
+                self._replaying = False
+            return bool(journal)
+else:  # pragma: no cover
+    JournaledTokenCache = None
+
+
+class MemoryTokenStore:
+    """No ``token_cache_path``: tokens live as long as the module run."""
+
+    persistent = False
+
+    def __init__(self):
+        self.cache = JournaledTokenCache()
+        self.accounts = {}
+
+    @contextlib.contextmanager
+    def transaction(self, key):
+        yield self
+
+    def set_account(self, refresh_token_digest, home_account_id):
+        self.accounts[refresh_token_digest] = home_account_id
+
+
+class FileTokenStore:
+    """One persistent cache file (see the module doc)."""
+
+    persistent = True
+
+    def __init__(self, directory, authority_host, client_id, credential_fingerprint):
+        ensure_private_dir(directory)
+        host = re.sub(r"[^A-Za-z0-9.-]+", "_", authority_host.split("://", 1)[-1]).strip("_")
+        base = "msal-%s-%s-%s" % (host, client_id, credential_fingerprint)
+        self.path = os.path.join(directory, base + ".json")
+        self.accounts_path = os.path.join(directory, base + ".accounts.json")
+        self.lock_path = os.path.join(directory, base + ".lock")
+        self.cache = JournaledTokenCache()
+        self.accounts = {}
+        self._new_accounts = {}
+        self._lock_fd = None
+
+    def _fd(self):
+        # One descriptor per process for the lock file: closing any descriptor of a file drops
+        # every POSIX record lock the process holds on it.
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._lock_fd
+
+    @contextlib.contextmanager
+    def _locked(self, offset, exclusive):
+        fd = self._fd()
+        fcntl.lockf(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, 1, offset)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
+
+    def _read(self):
+        state = read_text(self.path)
+        accounts_text = read_text(self.accounts_path)
+        try:
+            if state:
+                json.loads(state)
+            accounts = json.loads(accounts_text) if accounts_text else {}
+        except ValueError:
+            # A damaged cache is only a cache: start over rather than fail the run.
+            return None, {}
+        return state, accounts.get("accounts", {}) if isinstance(accounts, dict) else {}
+
+    def load(self):
+        with self._locked(0, exclusive=False):
+            state, accounts = self._read()
+        self.cache.load(state)
+        self.accounts = accounts
+
+    def save(self):
+        if not self.cache.journal and not self._new_accounts:
+            return
+        with self._locked(0, exclusive=True):
+            state, accounts = self._read()
+            if self.cache.rebase(state):
+                atomic_write(self.path, self.cache.serialize())
+            if self._new_accounts:
+                accounts.update(self._new_accounts)
+                atomic_write(self.accounts_path, json.dumps({"version": 1, "accounts": accounts}, indent=1))
+                self._new_accounts = {}
+            self.accounts = accounts
+
+    @contextlib.contextmanager
+    def transaction(self, key):
+        """Hold the key's lock, load the newest state, and save this process's changes at the end."""
+        offset = 1 + int(digest(key)[:12], 16) % _KEY_SLOTS
+        with self._locked(offset, exclusive=True):
+            self.load()
+            try:
+                yield self
+            finally:
+                self.save()
+
+    def set_account(self, refresh_token_digest, home_account_id):
+        if self.accounts.get(refresh_token_digest) != home_account_id:
+            self.accounts[refresh_token_digest] = home_account_id
+            self._new_accounts[refresh_token_digest] = home_account_id
+
+    def close(self):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def open_store(options, authority_host):
+    """The store for these options: a file store when token_cache_path is set, else memory."""
+    if not HAS_MSAL:
+        raise CspValidationError("the Python library 'msal' is required", code="MissingLibrary")
+    path = options.get("token_cache_path")
+    if not path:
+        return MemoryTokenStore()
+    try:
+        return FileTokenStore(path, authority_host, options.client_id, options.credential_fingerprint())
+    except OSError as exc:
+        raise CspValidationError("token_cache_path %s cannot be used: %s" % (path, exc.strerror or exc),
+                                 code="InvalidTokenCache") from None

@@ -1,0 +1,299 @@
+#!/usr/bin/python
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: E402 - the documentation strings come first, as Ansible requires
+
+DOCUMENTATION = r"""
+module: gdap_relationship
+short_description: Create, lock for approval, wait for, or end a GDAP relationship with a customer
+version_added: 0.1.0
+description:
+  - Manages one granular delegated admin privileges (GDAP) relationship of the partner tenant with one customer
+    tenant through Microsoft Graph (C(/tenantRelationships/delegatedAdminRelationships)).
+  - The relationship is found by O(display_name) (unique per partner) and must belong to O(customer_tenant_id).
+    Relationships with the same name that are C(expired) or C(terminated) are reported in
+    RV(ended_relationships) and as warnings, never reused.
+  - O(state=present) creates the relationship, locks it for approval and returns the link the customer's
+    Global Administrator opens to approve it (RV(approval_link)). While it is still C(created), differences
+    are patched (with C(If-Match)).
+  - Microsoft does not let the roles or the duration of a relationship change once the customer approved it.
+    The module then fails and says what differs, unless O(replace=true).
+  - O(state=active) does the same and then waits until the customer has approved and the relationship is
+    C(active). When O(wait_timeout) passes first it returns normally with RV(status=approvalPending), so a
+    playbook can act on it.
+  - O(state=absent) deletes a relationship that is still C(created) and terminates an active one.
+  - An update that meets a stale ETag (HTTP 412, the relationship changed in between) reads the
+    relationship again and retries once.
+author:
+  - cloudpartner.csp contributors
+extends_documentation_fragment:
+  - cloudpartner.csp.connection
+  - cloudpartner.csp.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads are sent; no write is. RV(actions) lists what would be done.
+  diff_mode:
+    support: full
+options:
+  display_name:
+    description:
+      - Display name of the relationship, at most 50 characters, unique among the partner's relationships.
+    type: str
+    required: true
+  customer_tenant_id:
+    description:
+      - Tenant id of the customer (a GUID), or one of its verified domains, which is resolved to the tenant id
+        through the domain's OpenID configuration.
+      - Required with O(state=present) and O(state=active).
+    type: str
+  roles:
+    description:
+      - Microsoft Entra built-in roles the relationship grants, by display name (V(User Administrator)) or role
+        template id. Unknown names fail before any request.
+      - Required with O(state=present) and O(state=active).
+    type: list
+    elements: str
+  duration:
+    description:
+      - How long the relationship lasts once approved, an ISO 8601 duration from V(P1D) to V(P2Y) (V(P730D)).
+    type: str
+    default: P730D
+  auto_extend:
+    description:
+      - V(P180D) renews the relationship by 180 days each time it would expire; V(PT0S) does not.
+      - Not possible together with the Global Administrator role.
+      - When not set, a new relationship is not auto-extended and an existing one is left as it is.
+      - Can be changed while the relationship is created or active.
+    type: str
+    choices: [PT0S, P180D]
+  state:
+    description:
+      - V(present) creates the relationship and locks it for approval.
+      - V(active) also waits for the customer's approval.
+      - V(absent) deletes (while created) or terminates (while active) it.
+    type: str
+    choices: [present, active, absent]
+    default: present
+  replace:
+    description:
+      - When an approved relationship differs in roles or duration, terminate it and create a new one with the
+        same name that the customer has to approve again. Access through the old relationship ends at once.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - With O(state=active), how many seconds to wait for the approval. V(0) checks once.
+      - With O(replace=true), also how long to wait for the old relationship to be terminated.
+    type: int
+    default: 300
+  wait_interval:
+    description:
+      - Seconds between two reads while waiting.
+    type: int
+    default: 10
+notes:
+  - Creating relationships needs the C(DelegatedAdminRelationship.ReadWrite.All) permission and a signed-in
+    user with the Admin Agent role (app + user token through O(refresh_token)), or the application permission
+    with the I(Partner Customer Delegated Administration) service principal in the partner tenant.
+seealso:
+  - module: cloudpartner.csp.gdap_relationship_info
+  - module: cloudpartner.csp.gdap_access_assignment
+"""
+
+EXAMPLES = r"""
+- name: Ask Northwind Traders for least-privilege access
+  cloudpartner.csp.gdap_relationship:
+    display_name: us-customer02-standard
+    customer_tenant_id: 30000000-0000-4000-8000-000000000002
+    roles:
+      - Cloud Application Administrator
+      - User Administrator
+      - Global Reader
+      - Helpdesk Administrator
+      - Service Support Administrator
+    duration: P730D
+    auto_extend: P180D
+  register: gdap
+
+- name: Hand the approval link to the customer
+  ansible.builtin.debug:
+    msg: "Please approve: {{ gdap.approval_link }}"
+  when: gdap.status == 'approvalPending'
+
+- name: Wait up to ten minutes for the approval, then go on either way
+  cloudpartner.csp.gdap_relationship:
+    display_name: us-customer02-standard
+    customer_tenant_id: 30000000-0000-4000-8000-000000000002
+    roles: [Cloud Application Administrator, User Administrator]
+    state: active
+    wait_timeout: 600
+    wait_interval: 30
+  register: gdap
+
+- name: End the relationship
+  cloudpartner.csp.gdap_relationship:
+    display_name: us-customer02-standard
+    state: absent
+"""
+
+RETURN = r"""
+id:
+  description: Id of the relationship (of the new one after a replacement).
+  returned: when a relationship exists (or was created)
+  type: str
+  sample: 30000000-0000-4000-8000-000000000002-5d1e6f0c-8b3c-4b7a-9f3e-2c7c2d9a1b11
+status:
+  description:
+    - Status of the relationship, for example C(approvalPending), C(active), C(terminationRequested).
+    - C(approvalPending) with O(state=active) means the wait timed out before the customer approved.
+    - C(absent) when there is none.
+  returned: always
+  type: str
+  sample: approvalPending
+approval_link:
+  description: The link the customer's Global Administrator opens to approve the relationship.
+  returned: when the relationship is created or awaiting approval
+  type: str
+  sample: https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/3000...
+relationship:
+  description:
+    - Microsoft's relationship object (C(id), C(displayName), C(customer), C(accessDetails), C(duration),
+      C(status), C(autoExtendDuration), C(endDateTime), C(@odata.etag), ...) plus C(role_names),
+      C(approval_link) (while awaiting approval) and C(expires_in_days) (while active).
+  returned: when a relationship exists (not in check mode for a new one)
+  type: dict
+actions:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [create, lockForApproval]
+ended_relationships:
+  description: Expired or terminated relationships with the same display name (reported, not reused).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Relationship id.
+      type: str
+    status:
+      description: C(expired), C(terminated), C(terminating) or C(terminationRequested).
+      type: str
+    endDateTime:
+      description: When it ended or ends.
+      type: str
+    customer_tenant_id:
+      description: The customer of the ended relationship.
+      type: str
+replaced:
+  description: The relationship that was terminated because O(replace=true).
+  returned: when a relationship was replaced
+  type: dict
+etag_retries:
+  description: How many writes met a stale ETag (HTTP 412) and were retried after a fresh read.
+  returned: always
+  type: int
+  sample: 0
+error:
+  description: Microsoft's error when the module failed (C(code) is Graph's C(error.code)).
+  returned: on failure
+  type: dict
+"""
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
+    GdapClient,
+    RelationshipEnsurer,
+    RelationshipSpec,
+    relationship_result,
+    relationship_view,
+)
+from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import is_guid
+
+
+def argument_spec():
+    return dict(
+        display_name=dict(type="str", required=True),
+        customer_tenant_id=dict(type="str"),
+        roles=dict(type="list", elements="str"),
+        duration=dict(type="str", default="P730D"),
+        auto_extend=dict(type="str", choices=["PT0S", "P180D"]),
+        state=dict(type="str", default="present", choices=["present", "active", "absent"]),
+        replace=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=300),
+        wait_interval=dict(type="int", default=10),
+    )
+
+
+def build_spec(params):
+    """Validate everything that needs no request (names, roles, duration, auto-extension)."""
+    absent = params["state"] == "absent"
+    if params["wait_timeout"] < 0 or params["wait_interval"] < 1:
+        raise CspValidationError("wait_timeout must be >= 0 and wait_interval >= 1", code="InvalidOption")
+    return RelationshipSpec(
+        params["display_name"],
+        customer_tenant_id=params["customer_tenant_id"],
+        roles=None if absent else params["roles"],
+        duration=None if absent else params["duration"],
+        auto_extend=None if absent else params["auto_extend"],
+    )
+
+
+def run(module, gdap, spec):
+    params = module.params
+    ensurer = RelationshipEnsurer(gdap, check_mode=module.check_mode)
+    if params["state"] == "absent":
+        before, after, extra = ensurer.absent(spec)
+        after_view = relationship_view(after) if after else {}
+    else:
+        before, after, extra = ensurer.present(spec, replace=params["replace"], wait_timeout=params["wait_timeout"])
+        after_view = relationship_view(after) if after else spec.view(status="approvalPending")
+        if params["state"] == "active" and after is not None and not module.check_mode:
+            after, _reached = ensurer.wait_active(after, params["wait_timeout"], params["wait_interval"])
+            after_view = relationship_view(after)
+    changed = bool(ensurer.actions)
+    result = dict(changed=changed, actions=ensurer.actions, etag_retries=gdap.etag_retries,
+                  ended_relationships=extra["ended_relationships"])
+    if "replaced" in extra:
+        result["replaced"] = extra["replaced"]
+    shown = relationship_result(after)
+    if shown:
+        result.update(relationship=shown, id=shown["id"], status=shown.get("status"))
+        if shown.get("approval_link"):
+            result["approval_link"] = shown["approval_link"]
+    elif params["state"] != "absent":
+        result["status"] = "approvalPending"  # check mode: what a new relationship would be
+    else:
+        result["status"] = "absent"
+    if module.diff_mode:
+        result["diff"] = dict(before=relationship_view(before) if before else {}, after=after_view)
+    for warning in ensurer.warnings:
+        module.warn(warning)
+    return result
+
+
+def main():
+    module = CspModule(
+        argument_spec=argument_spec(),
+        required_if=[("state", "present", ("customer_tenant_id", "roles")),
+                     ("state", "active", ("customer_tenant_id", "roles"))],
+        supports_check_mode=True,
+    )
+    try:
+        spec = build_spec(module.params)
+        client = module.client
+        if spec.customer_tenant_id and not is_guid(spec.customer_tenant_id):
+            spec.customer_tenant_id = client.tokens.resolve_tenant(spec.customer_tenant_id)
+        elif spec.customer_tenant_id:
+            spec.customer_tenant_id = spec.customer_tenant_id.lower()
+        result = run(module, GdapClient(client.graph()), spec)
+    except CspError as err:
+        module.fail_from_error(err)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Seeded fault injection: latency, a per-app throttling budget shared by all tenants,
+5xx answers and dropped connections. The control API (``/_emulator/``) is never affected.
+
+Configuration (world ``settings.faults`` or ``PUT /_emulator/faults``)::
+
+    seed: 1
+    latency_ms: 0                 # or {"<path regex>": ms, ...}
+    throttle: {requests: 100, per_seconds: 1.0, services: [graph, partner_center]}   # or null
+    error_rate: 0.0               # share of requests answered 503/504
+    drop_rate: 0.0                # share of requests whose connection is closed unanswered
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from typing import Any
+
+from . import server
+from .world import DEFAULT_FAULTS, World
+
+
+class Faults:
+    def __init__(self, config: dict | None = None) -> None:
+        cfg = dict(DEFAULT_FAULTS)
+        cfg.update(config or {})
+        self.config = cfg
+        self._rng = random.Random(cfg.get("seed", 1))
+        self._lock = threading.Lock()
+        latency = cfg.get("latency_ms") or 0
+        self._latency_routes: list[tuple[re.Pattern, float]] = []
+        self._latency = 0.0
+        if isinstance(latency, dict):
+            self._latency_routes = [(re.compile(k, re.IGNORECASE), float(v)) for k, v in latency.items()]
+        else:
+            self._latency = float(latency)
+        throttle = cfg.get("throttle") or None
+        # None: no throttling; 0: every request is throttled.
+        self._limit: int | None = int(throttle["requests"]) if throttle else None
+        self._window = float(throttle.get("per_seconds", 1.0)) if throttle else 1.0
+        self._retry_after = throttle.get("retry_after") if throttle else None
+        self._throttle_services = set(throttle.get("services") or ("graph", "partner_center")) if throttle else set()
+        self._buckets: dict[str, list[float]] = {}  # app id -> [window start, count]
+        self.error_rate = float(cfg.get("error_rate") or 0.0)
+        self.drop_rate = float(cfg.get("drop_rate") or 0.0)
+        self.active = bool(self._latency or self._latency_routes or self._limit is not None
+                           or self.error_rate or self.drop_rate)
+
+    def public(self) -> dict:
+        return dict(self.config)
+
+    def random(self) -> float:
+        with self._lock:
+            return self._rng.random()
+
+    def latency_for(self, path: str) -> float:
+        for regex, ms in self._latency_routes:
+            if regex.search(path):
+                return ms / 1000.0
+        return self._latency / 1000.0
+
+    def take(self, app_id: str) -> float | None:
+        """Use one request of ``app_id``'s budget; the seconds to wait when none is left."""
+        if self._limit is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(app_id)
+            if bucket is None or now - bucket[0] >= self._window:
+                bucket = self._buckets[app_id] = [now, 0]
+            if bucket[1] < self._limit:
+                bucket[1] += 1
+                return None
+            wait = self._window - (now - bucket[0])
+        if self._retry_after is not None:
+            return float(self._retry_after)
+        return max(round(wait, 3), 0.001)
+
+
+def for_world(world: World) -> Faults:
+    faults = world.faults
+    if faults is None:
+        faults = world.faults = Faults(world.settings.get("faults"))
+    return faults
+
+
+def configure(world: World, config: dict) -> Faults:
+    """Replace the fault configuration (unspecified keys take their defaults)."""
+    faults = Faults(config)
+    world.settings["faults"] = faults.public()
+    world.faults = faults
+    return faults
+
+
+def _app_id_of(req: server.Request) -> str | None:
+    token = req.bearer()
+    if token is None:
+        return None
+    from . import tokens
+
+    try:
+        _, claims, _, _ = tokens.unverified_parts(token)
+    except tokens.TokenError:
+        return None
+    app_id = claims.get("appid") or claims.get("azp")
+    return app_id if isinstance(app_id, str) else None
+
+
+def format_retry_after(seconds: float) -> str:
+    text = f"{seconds:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def throttled_error(req: server.Request, seconds: float) -> server.HttpError:
+    headers = {"Retry-After": format_retry_after(seconds)}
+    if req.service == "partner_center":
+        return server.pc_error(req, 429, 429, f"Rate limit is exceeded. Try again in {headers['Retry-After']} "
+                               "seconds.", headers)
+    if req.service == "graph":
+        return server.graph_error(req, 429, "TooManyRequests", "Too many requests.", headers)
+    return server.identity_error(req, 429, "temporarily_unavailable", 50196,
+                                 "The server terminated an operation because it encountered a client request "
+                                 "loop. Please contact your app vendor.", headers)
+
+
+def before(req: server.Request) -> Any:
+    """Run before a (non-control) handler: sleeps for latency, then returns None (go on),
+    ``"drop"`` or an HttpError to answer with instead."""
+    faults = req.world.faults or for_world(req.world)
+    if not faults.active:
+        return None
+    delay = faults.latency_for(req.path)
+    if delay > 0:
+        time.sleep(delay)
+    if faults.drop_rate and faults.random() < faults.drop_rate:
+        req.world.count("faults.dropped")
+        return "drop"
+    if faults.error_rate and faults.random() < faults.error_rate:
+        req.world.count("faults.errors")
+        status = 503 if faults.random() < 0.5 else 504
+        headers = {"Retry-After": "1"} if status == 503 else {}
+        if req.service == "graph":
+            code = "ServiceNotAvailable" if status == 503 else "GatewayTimeout"
+            return server.graph_error(req, status, code, "The service is temporarily unavailable. "
+                                      "Please retry later.", headers)
+        return server.service_error(req, req.service, status, "The service is temporarily unavailable.",
+                                    headers=headers)
+    if faults._limit is not None and req.service in faults._throttle_services:
+        app_id = _app_id_of(req)
+        if app_id:
+            wait = faults.take(app_id)
+            if wait is not None:
+                req.world.count("faults.throttled")
+                return throttled_error(req, wait)
+    return None
+
+
+def subrequest_throttle(world: World, app_id: str) -> float | None:
+    """For ``$batch``: use one unit of ``app_id``'s budget for a sub-request; returns the
+    Retry-After seconds when the sub-request must be answered 429, else None."""
+    faults = world.faults or for_world(world)
+    if faults._limit is None or not app_id:
+        return None
+    wait = faults.take(app_id)
+    if wait is not None:
+        world.count("faults.throttled")
+    return wait

@@ -1,0 +1,135 @@
+"""Fault injection: per-app throttling across tenants, 5xx, dropped connections, latency, seed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from csp_emulator import faults
+from csp_emulator.world import World
+
+CONSENTED = "30000000-0000-4000-8000-0000000000a1"
+
+
+def _graph(client, token):
+    return client.request("GET", "graph", "/v1.0/users?$top=1", token=token)
+
+
+def test_throttle_is_per_app_across_tenants(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    home = client.app_token().json()["access_token"]
+    customer = client.app_token(tenant=CONSENTED).json()["access_token"]
+    other_app = client.app_token(client_id="20000000-0000-4000-8000-0000000000a2",
+                                 secret="min-secret-a2").json()["access_token"]
+    emu.control.set_faults({"throttle": {"requests": 3, "per_seconds": 30}})
+    statuses = [_graph(client, tok).status_code for tok in (home, customer, home)]
+    assert statuses == [200, 200, 200]
+    r = _graph(client, customer)
+    assert r.status_code == 429
+    assert r.json()["error"]["code"] == "TooManyRequests"
+    retry = float(r.headers["Retry-After"])
+    assert 0 < retry <= 30
+    assert _graph(client, other_app).status_code == 200  # another app has its own budget
+    # the token endpoint and the control API are not throttled
+    assert client.app_token().status_code == 200
+    assert emu.control.counters()["faults.throttled"] == 1
+    throttled = [e for e in emu.control.requests_log() if e["status"] == 429]
+    assert [(e["app_id"], e["tenant_id"]) for e in throttled] == [
+        ("20000000-0000-4000-8000-0000000000a1", CONSENTED)]
+
+
+def test_throttle_window_refills_and_retry_after_is_fractional(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token().json()["access_token"]
+    emu.control.set_faults({"throttle": {"requests": 1, "per_seconds": 0.4}})
+    assert _graph(client, token).status_code == 200
+    r = _graph(client, token)
+    assert r.status_code == 429
+    retry = float(r.headers["Retry-After"])
+    assert 0 < retry < 1 and retry != int(retry)
+    time.sleep(retry + 0.05)
+    assert _graph(client, token).status_code == 200
+
+
+def test_partner_center_429_body(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token(scope="https://api.partnercenter.microsoft.com/.default").json()["access_token"]
+    emu.control.set_faults({"throttle": {"requests": 0, "per_seconds": 30}})
+    r = client.request("GET", "partner_center", "/v1/customers", token=token)
+    assert r.status_code == 429
+    body = r.json()
+    assert body["source"] == "PartnerFD" and body["code"] == 429
+    assert "Retry-After" in r.headers
+
+
+def test_error_rate_gives_graph_5xx(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token().json()["access_token"]
+    emu.control.set_faults({"error_rate": 1.0})
+    seen = set()
+    for _ in range(8):
+        r = _graph(client, token)
+        assert r.status_code in (503, 504)
+        assert r.json()["error"]["code"] in ("ServiceNotAvailable", "GatewayTimeout")
+        seen.add(r.status_code)
+    assert seen == {503, 504}
+    assert emu.control.health()["status"] == "ok"  # control is exempt
+
+
+def test_drop_rate_closes_connections(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    emu.control.set_faults({"drop_rate": 1.0})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.request("GET", "graph", "/v1.0/users")
+    assert emu.control.health()["status"] == "ok"
+    emu.control.set_faults({})
+    assert client.request("GET", "graph", "/v1.0/users").status_code == 401
+    assert emu.control.requests_log()[0]["status"] == 0  # the dropped one is logged as status 0
+
+
+def test_latency_per_route(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    emu.control.set_faults({"latency_ms": {r"^/v1\.0/users": 300}})
+    start = time.monotonic()
+    client.request("GET", "graph", "/v1.0/users")
+    slow = time.monotonic() - start
+    start = time.monotonic()
+    client.request("GET", "graph", "/v1.0/groups")
+    fast = time.monotonic() - start
+    assert slow >= 0.3 and fast < 0.3
+
+
+def test_seed_makes_faults_repeatable(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+
+    def run():
+        emu.control.set_faults({"seed": 42, "error_rate": 0.5})
+        return [client.request("GET", "graph", "/v1.0/users").status_code for _ in range(20)]
+
+    first, second = run(), run()
+    assert first == second
+    assert 401 in first and ({503, 504} & set(first))
+
+
+def test_faults_from_world_settings_and_subrequest_throttle():
+    world = World.load({"settings": {"faults": {"throttle": {"requests": 2, "per_seconds": 60}}}})
+    assert faults.subrequest_throttle(world, "app-1") is None
+    assert faults.subrequest_throttle(world, "app-1") is None
+    wait = faults.subrequest_throttle(world, "app-1")
+    assert wait is not None and 0 < wait <= 60
+    assert faults.subrequest_throttle(world, "app-2") is None
+    assert faults.subrequest_throttle(World(), "app-1") is None  # no throttle configured
+
+
+def test_set_faults_echoes_config_with_defaults(fresh_minimal):
+    cfg = fresh_minimal.control.set_faults({"error_rate": 0.25})
+    assert cfg["error_rate"] == 0.25 and cfg["drop_rate"] == 0.0 and cfg["seed"] == 1

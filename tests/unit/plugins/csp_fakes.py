@@ -1,0 +1,205 @@
+"""Fake HTTP transport and a tiny fake identity platform for unit tests (no network, no sleeping)."""
+
+import base64
+import json
+import re
+import time
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HttpClient, RetryPolicy
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions
+
+LOGIN = "https://login.example.test"
+GRAPH = "https://graph.example.test"
+PC = "https://pc.example.test"
+PARTNER = "10000000-0000-4000-8000-000000000001"
+CUSTOMER = "30000000-0000-4000-8000-000000000001"
+CUSTOMER2 = "30000000-0000-4000-8000-000000000002"
+APP = "20000000-0000-4000-8000-000000000001"
+APP2 = "20000000-0000-4000-8000-000000000002"
+SECRET = "super-secret-value-0001"
+RT_SEED = "seed-refresh-token-value-0001"
+USER_OID = "40000000-0000-4000-8000-000000000001"
+
+
+class FakeRaw:
+    def __init__(self, status_code=200, body=None, headers=None, text=None):
+        self.status_code = status_code
+        self.headers = dict(headers or {})
+        if text is not None:
+            self.content = text.encode("utf-8")
+        elif body is None:
+            self.content = b""
+        else:
+            self.content = json.dumps(body).encode("utf-8")
+            self.headers.setdefault("Content-Type", "application/json")
+
+
+class Call:
+    def __init__(self, method, url, headers, params, json_body, data, verify, timeout):
+        self.method = method
+        self.url = url
+        self.headers = headers or {}
+        self.params = params
+        self.json = json_body
+        self.data = data
+        self.verify = verify
+        self.timeout = timeout
+
+    @property
+    def path(self):
+        return urlsplit(self.url).path
+
+
+class FakeSession:
+    """Routes requests to handlers ``(call) -> FakeRaw | Exception`` registered per method + URL regex.
+
+    ``queue(method, regex, *responses)`` answers successive calls with the given responses
+    (the last one repeats).
+    """
+
+    def __init__(self):
+        self.calls = []
+        self._routes = []
+
+    def route(self, method, pattern, handler):
+        self._routes.insert(0, (method.upper(), re.compile(pattern), handler))
+        return self
+
+    def queue(self, method, pattern, *responses):
+        items = list(responses)
+
+        def handler(call):
+            item = items.pop(0) if len(items) > 1 else items[0]
+            return item(call) if callable(item) else item
+        return self.route(method, pattern, handler)
+
+    def request(self, method, url, headers=None, params=None, json=None, data=None, verify=None, timeout=None,
+                allow_redirects=True):
+        call = Call(method.upper(), url, headers, params, json, data, verify, timeout)
+        self.calls.append(call)
+        for route_method, pattern, handler in self._routes:
+            if route_method in (call.method, "*") and pattern.search(url):
+                result = handler(call)
+                if isinstance(result, BaseException):
+                    raise result
+                return result
+        return FakeRaw(404, {"error": {"code": "NotFound", "message": "no fake route for %s %s" % (method, url)}})
+
+    def count(self, method=None, pattern=None):
+        return len([c for c in self.calls if (method is None or c.method == method)
+                    and (pattern is None or re.search(pattern, c.url))])
+
+
+class FakeClock:
+    def __init__(self):
+        self.slept = []
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+
+
+def make_http(session=None, retry=None, rand=lambda: 0.5, verify="/tmp/ca.pem"):
+    clock = FakeClock()
+    http = HttpClient(verify=verify, session=session or FakeSession(), retry=retry or RetryPolicy(),
+                      sleep=clock.sleep, rand=rand)
+    http.fake_clock = clock
+    return http
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(json.dumps(data).encode("utf-8")).rstrip(b"=").decode("ascii")
+
+
+def jwt(claims):
+    return "%s.%s.%s" % (b64url({"alg": "none", "typ": "JWT"}), b64url(claims), "c2lnbmF0dXJl")
+
+
+class FakeIdentityPlatform:
+    """Discovery + token endpoint good enough for MSAL: client credentials and rotating refresh tokens."""
+
+    def __init__(self, session, host=LOGIN, secrets=None, domains=None):
+        self.host = host
+        self.secrets = secrets or {APP: SECRET, APP2: "second-app-secret-0002"}
+        self.domains = domains or {"contoso.onmicrosoft.com": PARTNER}
+        self.refresh_tokens = {RT_SEED: {"oid": USER_OID, "home": PARTNER, "client_id": APP}}
+        self.issued = []
+        self.errors = {}  # tenant -> (aadsts number, error)
+        session.route("GET", re.escape(host) + r"/[^/]+/v2\.0/\.well-known/openid-configuration", self.discovery)
+        session.route("POST", re.escape(host) + r"/[^/]+/oauth2/v2\.0/token", self.token)
+
+    def discovery(self, call):
+        tenant = call.path.split("/")[1]
+        tid = self.domains.get(tenant, tenant)
+        if not re.match(r"^[0-9a-f-]{36}$", tid):
+            return FakeRaw(400, {"error": "invalid_tenant", "error_description":
+                                 "AADSTS90002: Tenant '%s' not found. Trace ID: x" % tenant,
+                                 "error_codes": [90002], "trace_id": "trace-1", "correlation_id": "corr-1"})
+        base = "%s/%s" % (self.host, tid)
+        return FakeRaw(200, {
+            "token_endpoint": base + "/oauth2/v2.0/token",
+            "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": base + "/oauth2/v2.0/devicecode",
+            "issuer": "https://login.example.test/%s/v2.0" % tid,
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "msgraph_host": "graph.microsoft.com",
+        })
+
+    def _error(self, number, error="invalid_grant", status=400):
+        return FakeRaw(status, {"error": error, "error_description": "AADSTS%s: failure %s. Trace ID: t" % (number, number),
+                                "error_codes": [number], "trace_id": "trace-%s" % number,
+                                "correlation_id": "corr-%s" % number})
+
+    def token(self, call):
+        tenant = call.path.split("/")[1]
+        data = call.data if isinstance(call.data, dict) else {k: v[0] for k, v in parse_qs(call.data or "").items()}
+        client_id = data.get("client_id")
+        if tenant in self.errors:
+            number, error = self.errors[tenant]
+            return self._error(number, error)
+        if "client_secret" in data and self.secrets.get(client_id) != data["client_secret"]:
+            return self._error(7000215, "invalid_client", 401)
+        scope = data.get("scope", "")
+        resource = [s for s in scope.split() if s not in ("openid", "profile", "offline_access")]
+        aud = resource[0].rsplit("/", 1)[0] if resource else "unknown"
+        now = int(time.time())
+        body = {"token_type": "Bearer", "expires_in": 3599}
+        if data.get("grant_type") == "client_credentials":
+            claims = {"aud": aud, "tid": tenant, "appid": client_id, "idtyp": "app", "roles": ["Directory.Read.All"],
+                      "exp": now + 3599, "jti": str(uuid.uuid4())}
+        elif data.get("grant_type") == "refresh_token":
+            record = self.refresh_tokens.get(data.get("refresh_token"))
+            if not record or record["client_id"] != client_id:
+                return self._error(700082)
+            new_rt = "rotated-%s" % uuid.uuid4()
+            self.refresh_tokens[new_rt] = record
+            claims = {"aud": aud, "tid": tenant, "appid": client_id, "idtyp": "user", "oid": record["oid"],
+                      "scp": "user_impersonation", "upn": "integration@contoso.onmicrosoft.com",
+                      "exp": now + 3599, "jti": str(uuid.uuid4())}
+            body["refresh_token"] = new_rt
+            body["id_token"] = jwt({"aud": client_id, "iss": "%s/%s/v2.0" % (self.host, tenant), "sub": record["oid"],
+                                    "oid": record["oid"], "tid": tenant, "exp": now + 3600, "iat": now,
+                                    "preferred_username": "integration@contoso.onmicrosoft.com"})
+            body["client_info"] = b64url({"uid": record["oid"], "utid": record["home"]})
+            body["scope"] = " ".join(resource)
+        else:
+            return self._error(70003, "unsupported_grant_type")
+        body["access_token"] = jwt(claims)
+        self.issued.append((tenant, client_id, data.get("grant_type"), aud))
+        return FakeRaw(200, body)
+
+
+def options(**overrides):
+    values = {
+        "tenant_id": PARTNER,
+        "client_id": APP,
+        "client_secret": SECRET,
+        "cloud": "public",
+        "authority_host": LOGIN,
+        "graph_endpoint": GRAPH,
+        "partner_center_endpoint": PC,
+    }
+    values.update(overrides)
+    return ConnectionOptions(values)

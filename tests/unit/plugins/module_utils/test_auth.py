@@ -1,0 +1,244 @@
+"""TokenProvider with real MSAL against a fake identity platform: grants, caching, keying, errors."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import TokenProvider, decode_jwt_claims
+from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import (
+    CspAuthError,
+    CspValidationError,
+    redact,
+)
+
+import csp_fakes
+from csp_fakes import APP, APP2, CUSTOMER, CUSTOMER2, PARTNER, RT_SEED
+
+
+def token_posts(session):
+    return session.count("POST", r"/oauth2/v2\.0/token")
+
+
+def provider(session, **overrides):
+    opts = csp_fakes.options(**overrides)
+    return TokenProvider(opts.validate(), csp_fakes.make_http(session))
+
+
+def test_client_credentials_then_cache(session, idp):
+    tp = provider(session)
+    first = tp.get_token()
+    assert first.token_source == "identity_provider" and first.grant == "client_credentials"
+    assert first.claims["appid"] == APP and first.claims["tid"] == PARTNER
+    assert first.useful_claims["idtyp"] == "app" and "jti" not in first.useful_claims
+    second = tp.get_token()
+    assert second.token_source == "cache" and second.token == first.token
+    assert token_posts(session) == 1
+    assert first.token not in repr(first)
+
+
+def test_fresh_bypasses_the_cache_and_replaces_it(session, idp):
+    tp = provider(session)
+    first = tp.get_token()
+    fresh = tp.get_token(fresh=True)
+    assert fresh.token_source == "identity_provider" and fresh.token != first.token
+    assert tp.get_token().token == fresh.token
+    assert token_posts(session) == 2
+
+
+def test_tenants_and_resources_never_mix(session, idp):
+    tp = provider(session)
+    tokens = {
+        ("partner", "graph"): tp.get_token(),
+        ("customer", "graph"): tp.get_token(tenant=CUSTOMER),
+        ("customer2", "graph"): tp.get_token(tenant=CUSTOMER2),
+        ("partner", "pc"): tp.get_token(resource="partner_center"),
+        ("partner", "arm"): tp.get_token(resource="azure_management"),
+    }
+    assert len({t.token for t in tokens.values()}) == 5
+    assert tokens[("customer", "graph")].claims["tid"] == CUSTOMER
+    assert tokens[("partner", "pc")].claims["aud"] == "https://api.partnercenter.microsoft.com"
+    assert token_posts(session) == 5
+    for key, token in tokens.items():
+        tenant = {"partner": PARTNER, "customer": CUSTOMER, "customer2": CUSTOMER2}[key[0]]
+        again = tp.get_token(tenant=tenant, resource={"graph": "graph", "pc": "partner_center",
+                                                      "arm": "azure_management"}[key[1]])
+        assert again.token == token.token and again.token_source == "cache"
+    assert token_posts(session) == 5
+
+
+def test_persistent_cache_is_shared_between_runs(session, idp, tmp_path):
+    cache_dir = tmp_path / "cache"
+    first = provider(session, token_cache_path=str(cache_dir)).get_token()
+    # a new provider (another module run / fork) finds it on disk
+    second = provider(session, token_cache_path=str(cache_dir)).get_token()
+    assert second.token_source == "cache" and second.token == first.token
+    assert token_posts(session) == 1
+    assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
+    for path in cache_dir.iterdir():
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path.name
+
+
+def test_persistent_cache_keys_apps_hosts_and_credentials_apart(session, idp, tmp_path):
+    cache = str(tmp_path)
+    a = provider(session, token_cache_path=cache).get_token()
+    b = provider(session, token_cache_path=cache, client_id=APP2, client_secret="second-app-secret-0002").get_token()
+    assert b.token != a.token and b.claims["appid"] == APP2
+    # the same app with another (rotated) secret does not reuse tokens obtained with the old one
+    idp.secrets[APP] = "rotated-secret-value"
+    c = provider(session, token_cache_path=cache, client_secret="rotated-secret-value").get_token()
+    assert c.token_source == "identity_provider"
+    # another login host (cloud / emulator) never sees these files
+    other = csp_fakes.FakeIdentityPlatform(session, host="https://login2.example.test")
+    d = provider(session, token_cache_path=cache, authority_host=other.host).get_token()
+    assert d.token_source == "identity_provider"
+    files = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".json") and "accounts" not in p.name)
+    assert len(files) == 4
+    assert not any("secret" in name for name in files)
+
+
+def test_concurrent_writers_keep_each_others_tokens(session, idp, tmp_path):
+    # two runs loaded the cache before either wrote: both tokens must survive
+    cache = str(tmp_path)
+    p1 = provider(session, token_cache_path=cache)
+    p2 = provider(session, token_cache_path=cache)
+    t1 = p1.get_token(tenant=CUSTOMER)
+    t2 = p2.get_token(tenant=CUSTOMER2)
+    p3 = provider(session, token_cache_path=cache)
+    assert p3.get_token(tenant=CUSTOMER).token == t1.token
+    assert p3.get_token(tenant=CUSTOMER2).token == t2.token
+    assert token_posts(session) == 2
+
+
+def test_damaged_cache_file_is_ignored(session, idp, tmp_path):
+    provider(session, token_cache_path=str(tmp_path)).get_token()
+    for path in tmp_path.glob("*.json"):
+        path.write_text("{not json")
+    assert provider(session, token_cache_path=str(tmp_path)).get_token().token_source == "identity_provider"
+
+
+def test_refresh_token_grant_rotates_and_caches(session, idp):
+    tp = provider(session, refresh_token=RT_SEED)
+    pc = tp.get_token(resource="partner_center")
+    assert pc.grant == "refresh_token" and pc.claims["idtyp"] == "user"
+    assert pc.scopes == ["https://api.partnercenter.microsoft.com/user_impersonation"]
+    assert pc.refresh_token and pc.refresh_token != RT_SEED
+    again = tp.get_token(resource="partner_center")
+    assert again.token_source == "cache" and again.refresh_token == pc.refresh_token
+    assert token_posts(session) == 1
+
+
+def test_refresh_token_for_customer_tenant_uses_rotated_token(session, idp):
+    tp = provider(session, refresh_token=RT_SEED)
+    partner = tp.get_token(resource="partner_center")
+    customer = tp.get_token(tenant=CUSTOMER)
+    assert customer.claims["tid"] == CUSTOMER and customer.grant == "refresh_token"
+    posts = [c for c in session.calls if c.method == "POST"]
+    assert posts[0].data["refresh_token"] == RT_SEED
+    assert posts[1].data["refresh_token"] == partner.refresh_token  # the newest one, from the cache
+    assert "/%s/oauth2" % CUSTOMER in posts[1].url
+
+
+def test_refresh_token_persisted_across_runs(session, idp, tmp_path):
+    first = provider(session, refresh_token=RT_SEED, token_cache_path=str(tmp_path)).get_token()
+    second = provider(session, refresh_token=RT_SEED, token_cache_path=str(tmp_path)).get_token()
+    assert second.token_source == "cache" and second.refresh_token == first.refresh_token
+    fresh = provider(session, refresh_token=RT_SEED, token_cache_path=str(tmp_path)).get_token(fresh=True)
+    assert fresh.token_source == "identity_provider"
+    posts = [c for c in session.calls if c.method == "POST"]
+    assert len(posts) == 2 and posts[1].data["refresh_token"] == first.refresh_token
+    # app-only and user tokens of the same tenant and scope do not mix
+    app_only = provider(session, token_cache_path=str(tmp_path)).get_token()
+    assert app_only.grant == "client_credentials" and app_only.claims["idtyp"] == "app"
+
+
+def test_cached_refresh_token_revoked_falls_back_to_configured_one(session, idp, tmp_path):
+    first = provider(session, refresh_token=RT_SEED, token_cache_path=str(tmp_path)).get_token()
+    del idp.refresh_tokens[first.refresh_token]  # the rotated one dies, the seed still works
+    token = provider(session, refresh_token=RT_SEED, token_cache_path=str(tmp_path)).get_token(fresh=True)
+    assert token.token_source == "identity_provider"
+    assert [c.data["refresh_token"] for c in session.calls if c.method == "POST"][-1] == RT_SEED
+
+
+def test_expired_refresh_token_error_has_code_hint_and_no_secret(session, idp):
+    tp = provider(session, refresh_token="unknown-refresh-token-value")
+    with pytest.raises(CspAuthError) as info:
+        tp.get_token()
+    err = info.value
+    assert err.code == "AADSTS700082" and "90 days" in err.hint
+    assert err.request_id == "trace-700082"
+    assert "unknown-refresh-token-value" not in str(err.to_result()) + str(err)
+
+
+def test_wrong_secret(session, idp):
+    with pytest.raises(CspAuthError) as info:
+        provider(session, client_secret="wrong-secret-value").get_token()
+    assert info.value.code == "AADSTS7000215" and info.value.status == 401
+    assert "client_secret" in info.value.hint
+
+
+def test_consent_missing_in_customer_tenant(session, idp):
+    idp.errors[CUSTOMER] = (65001, "invalid_grant")
+    with pytest.raises(CspAuthError) as info:
+        provider(session).get_token(tenant=CUSTOMER)
+    assert info.value.code == "AADSTS65001" and "consent" in info.value.hint.lower()
+
+
+def test_domain_is_resolved_once(session, idp):
+    tp = provider(session, tenant_id="contoso.onmicrosoft.com")
+    assert tp.get_token().tenant_id == PARTNER
+    assert tp.get_token().token_source == "cache"
+    assert session.count("GET", "contoso.onmicrosoft.com") == 1
+
+
+def test_unknown_domain(session, idp):
+    with pytest.raises(CspAuthError) as info:
+        provider(session, tenant_id="nowhere.example").get_token()
+    assert info.value.code == "AADSTS90002"
+
+
+def test_delegated_needs_refresh_token(session, idp):
+    with pytest.raises(CspValidationError):
+        provider(session).get_token(grant="refresh_token")
+
+
+def test_reserved_scope_is_a_validation_error(session, idp):
+    with pytest.raises(CspValidationError):
+        provider(session, refresh_token=RT_SEED).get_token(resource="openid")
+
+
+def test_certificate_grant_sends_an_assertion(session, idp, tmp_path):
+    from test_options import _key_and_cert
+    key_pem, cert_pem, _ = _key_and_cert()
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key_pem + cert_pem)
+    token = provider(session, client_secret=None, client_certificate_path=str(pem)).get_token()
+    post = [c for c in session.calls if c.method == "POST"][0]
+    assert post.data["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assertion = post.data["client_assertion"]
+    assertion = assertion.decode() if isinstance(assertion, bytes) else assertion
+    header = decode_jwt_claims("x." + assertion.split(".")[0] + ".y")
+    assert header["alg"] == "RS256" and header["x5t"]
+    assert token.token_source == "identity_provider"
+    assert assertion not in redact(str(post.data))
+
+
+def test_tokens_are_registered_for_redaction(session, idp):
+    token = provider(session, refresh_token=RT_SEED).get_token()
+    assert token.token not in redact("leak %s" % token.token)
+    assert token.refresh_token not in redact("leak %s" % token.refresh_token)
+
+
+def test_decode_jwt_claims():
+    assert decode_jwt_claims(csp_fakes.jwt({"a": 1})) == {"a": 1}
+    assert decode_jwt_claims("opaque") == {}
+    assert decode_jwt_claims(None) == {}
+
+
+def test_account_index_holds_no_secret(session, idp, tmp_path):
+    provider(session, refresh_token=RT_SEED, token_cache_path=str(tmp_path)).get_token()
+    index = next(tmp_path.glob("*.accounts.json"))
+    text = index.read_text()
+    assert RT_SEED not in text
+    assert list(json.loads(text)["accounts"].values()) == ["%s.%s" % (csp_fakes.USER_OID, PARTNER)]

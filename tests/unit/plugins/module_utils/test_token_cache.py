@@ -1,0 +1,85 @@
+"""The persistent token store: journal replay under concurrent writers, one token request across forks."""
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import TokenProvider
+from ansible_collections.cloudpartner.csp.plugins.module_utils.token_cache import FileTokenStore
+
+import csp_fakes
+
+
+def _at(realm, secret):
+    return {"credential_type": "AccessToken", "secret": secret, "home_account_id": None, "environment": "login",
+            "client_id": csp_fakes.APP, "target": "https://graph.microsoft.com/.default", "realm": realm,
+            "token_type": "Bearer", "cached_at": "1", "expires_on": str(int(time.time()) + 3000),
+            "extended_expires_on": str(int(time.time()) + 3000)}
+
+
+def _secrets(store):
+    store.load()
+    return sorted(e["secret"] for e in store.cache.search("AccessToken"))
+
+
+def test_interleaved_writers_replay_their_journal(tmp_path):
+    a = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    b = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    with a.transaction("key-a"):
+        # b writes while a holds a stale snapshot
+        with b.transaction("key-b"):
+            entry = _at("tenant-b", "token-b")
+            b.cache.modify("AccessToken", entry, entry)
+        entry = _at("tenant-a", "token-a")
+        a.cache.modify("AccessToken", entry, entry)
+    c = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    assert _secrets(c) == ["token-a", "token-b"]
+
+
+def test_removals_are_replayed_too(tmp_path):
+    a = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    entry = _at("t", "old")
+    with a.transaction("k"):
+        a.cache.modify("AccessToken", entry, entry)
+    with a.transaction("k"):
+        a.cache.modify("AccessToken", entry, None)
+    assert _secrets(FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")) == []
+
+
+def test_nothing_written_without_changes(tmp_path):
+    a = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    with a.transaction("k"):
+        pass
+    assert not os.path.exists(a.path)
+
+
+def _fork_worker(cache_dir, log_path, barrier):
+    session = csp_fakes.FakeSession()
+    idp = csp_fakes.FakeIdentityPlatform(session)
+    original = idp.token
+
+    def slow_token(call):
+        with open(log_path, "a") as handle:
+            handle.write("post\n")
+        time.sleep(0.3)  # widen the race: every fork is waiting for the token now
+        return original(call)
+    session.route("POST", r"/oauth2/v2\.0/token", slow_token)
+    opts = csp_fakes.options(token_cache_path=cache_dir).validate()
+    barrier.wait()
+    TokenProvider(opts, csp_fakes.make_http(session)).get_token()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forks_wanting_the_same_token_ask_once(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(4)
+    log = tmp_path / "posts.log"
+    procs = [ctx.Process(target=_fork_worker, args=(str(tmp_path / "cache"), str(log), barrier)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert all(p.exitcode == 0 for p in procs)
+    assert log.read_text().count("post") == 1

@@ -1,0 +1,65 @@
+"""service_principal_info: found / missing, from app ids or an application's requiredResourceAccess."""
+
+import json
+import os
+import sys
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.cloudpartner.csp.plugins.modules import service_principal_info
+
+import csp_fakes
+from csp_fakes import APP, PARTNER, SECRET
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))
+from test_directory import ASM_APP_ID, GRAPH_APP_ID, PC_APP_ID, SP_GRAPH, FakeDirectoryGraph  # noqa: E402
+
+CONNECTION = {"tenant_id": PARTNER, "client_id": APP, "client_secret": SECRET, "authority_host": csp_fakes.LOGIN,
+              "graph_endpoint": csp_fakes.GRAPH, "partner_center_endpoint": csp_fakes.PC}
+
+
+@pytest.fixture
+def fake(monkeypatch, session, idp):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils import client as client_mod
+    monkeypatch.setattr(client_mod, "HttpClient", lambda verify=True, **_kw: csp_fakes.make_http(session, verify=verify))
+    return FakeDirectoryGraph(session)
+
+
+def run(args, capsys):
+    with patch_module_args(dict(CONNECTION, **args)):
+        with pytest.raises(SystemExit) as info:
+            service_principal_info.main()
+    return info.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_needs_app_ids_or_application(session, fake, capsys):
+    code, result = run({}, capsys)
+    assert code == 1 and "one of the following is required" in result["msg"] and session.calls == []
+
+
+def test_bad_app_id_before_any_request(session, fake, capsys):
+    code, result = run({"app_ids": ["Microsoft Graph"]}, capsys)
+    assert code == 1 and result["error"]["code"] == "InvalidAppId" and session.calls == []
+
+
+def test_found_and_missing_with_known_names(fake, capsys):
+    code, result = run({"app_ids": [GRAPH_APP_ID, ASM_APP_ID]}, capsys)
+    assert code == 0 and result["changed"] is False and result["all_found"] is False
+    assert result["found"] == {GRAPH_APP_ID: {"id": SP_GRAPH, "display_name": "Microsoft Graph"}}
+    assert result["missing"] == [{"app_id": ASM_APP_ID, "display_name": "Windows Azure Service Management API"}]
+
+
+def test_application_required_resource_access(fake, capsys):
+    code, result = run({"application_id": APP, "tenant": "30000000-0000-4000-8000-000000000001"}, capsys)
+    assert code == 0 and result["checked"] == [GRAPH_APP_ID, PC_APP_ID]
+    assert result["application"]["app_id"] == APP
+    assert [m["app_id"] for m in result["missing"]] == [PC_APP_ID]
+    assert result["missing"][0]["display_name"] == "Microsoft Partner Center"
+    assert result["tenant"] == "30000000-0000-4000-8000-000000000001"
+    assert fake.writes() == []
+
+
+def test_unknown_application_is_a_clear_error(fake, capsys):
+    code, result = run({"application_id": ASM_APP_ID}, capsys)
+    assert code == 1 and result["error"]["code"] == "ApplicationNotFound" and ASM_APP_ID in result["msg"]
