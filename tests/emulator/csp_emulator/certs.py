@@ -8,6 +8,7 @@ import datetime as _dt
 import hashlib
 import ipaddress
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +45,31 @@ def _write(path: Path, data: bytes, private: bool = False) -> None:
         fh.write(data)
 
 
+_tls_cache: tuple[bytes, bytes, bytes] | None = None
+_tls_lock = threading.Lock()
+
+
 def create_tls_files(directory: str | os.PathLike) -> TlsFiles:
-    """Generate a CA and a server certificate signed by it, written into ``directory``."""
+    """A CA and a server certificate signed by it, written into ``directory``. Generated once
+    per process (RSA key generation dominates an emulator's start-up; tests start many)."""
+    global _tls_cache
+    with _tls_lock:
+        if _tls_cache is None:
+            _tls_cache = _generate_tls()
+        ca_pem, cert_pem, key_pem = _tls_cache
     directory = Path(directory)
+    files = TlsFiles(
+        ca_bundle=str(directory / "ca.pem"),
+        cert_file=str(directory / "server.pem"),
+        key_file=str(directory / "server-key.pem"),
+    )
+    _write(Path(files.ca_bundle), ca_pem)
+    _write(Path(files.cert_file), cert_pem)
+    _write(Path(files.key_file), key_pem, private=True)
+    return files
+
+
+def _generate_tls() -> tuple[bytes, bytes, bytes]:
     now = _dt.datetime.now(_dt.timezone.utc)
     ca_key = _key()
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csp_emulator local CA")])
@@ -92,15 +115,8 @@ def create_tls_files(directory: str | os.PathLike) -> TlsFiles:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    files = TlsFiles(
-        ca_bundle=str(directory / "ca.pem"),
-        cert_file=str(directory / "server.pem"),
-        key_file=str(directory / "server-key.pem"),
-    )
-    _write(Path(files.ca_bundle), ca_cert.public_bytes(serialization.Encoding.PEM))
-    _write(Path(files.cert_file), cert.public_bytes(serialization.Encoding.PEM))
-    _write(Path(files.key_file), _key_pem(key), private=True)
-    return files
+    return (ca_cert.public_bytes(serialization.Encoding.PEM), cert.public_bytes(serialization.Encoding.PEM),
+            _key_pem(key))
 
 
 def generate_app_certificate(common_name: str, days: int = 365) -> tuple[bytes, bytes]:

@@ -58,7 +58,8 @@ def _load(req: Request, source: Any) -> World:
 
 
 def _find_user(world: World, ref: str) -> tuple[Any, dict]:
-    found = world.find_user(ref or "")
+    with world.lock:
+        found = world.find_user(ref or "")
     if found is None:
         raise _error(404, "NotFound", f"No user {ref!r} in any tenant.")
     return found

@@ -8,6 +8,7 @@ Configuration (world ``settings.faults`` or ``PUT /_emulator/faults``)::
     throttle: {requests: 100, per_seconds: 1.0, services: [graph, partner_center]}   # or null
     error_rate: 0.0               # share of requests answered 503/504
     drop_rate: 0.0                # share of requests whose connection is closed unanswered
+    services: [login, graph, partner_center]   # where latency, errors and drops apply
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Faults:
         self._retry_after = throttle.get("retry_after") if throttle else None
         self._throttle_services = set(throttle.get("services") or ("graph", "partner_center")) if throttle else set()
         self._buckets: dict[str, list[float]] = {}  # app id -> [window start, count]
+        # Services that latency, errors and drops apply to (throttling has its own list).
+        self.services = set(cfg.get("services") or ("login", "graph", "partner_center"))
         self.error_rate = float(cfg.get("error_rate") or 0.0)
         self.drop_rate = float(cfg.get("drop_rate") or 0.0)
         self.active = bool(self._latency or self._latency_routes or self._limit is not None
@@ -131,6 +134,8 @@ def before(req: server.Request) -> Any:
     faults = req.world.faults or for_world(req.world)
     if not faults.active:
         return None
+    if req.service not in faults.services:
+        return _throttle(req, faults)
     delay = faults.latency_for(req.path)
     if delay > 0:
         time.sleep(delay)
@@ -147,6 +152,10 @@ def before(req: server.Request) -> Any:
                                       "Please retry later.", headers)
         return server.service_error(req, req.service, status, "The service is temporarily unavailable.",
                                     headers=headers)
+    return _throttle(req, faults)
+
+
+def _throttle(req: server.Request, faults: Faults) -> server.HttpError | None:
     if faults._limit is not None and req.service in faults._throttle_services:
         app_id = _app_id_of(req)
         if app_id:

@@ -6,7 +6,8 @@ pending approvals) are computed lazily from the world clock whenever a relations
 changed, so no background thread is needed and ``advance_clock`` takes effect at once. Steps a
 real service takes "a little later" (approved → activating → active, terminating, access
 assignments pending → active, operations notStarted → running → succeeded) advance one step per
-read of the object, so a client that polls sees every state.
+read of the object, so a client that polls sees every state (approved, activating, active …),
+and complete by themselves after the ``gdap_activation_delay`` setting (seconds, default 5).
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def partner(req, write: bool):
         if not scopes & (WRITE_SCOPES if write else READ_SCOPES):
             raise err(403, "Authorization_RequestDenied", DENIED)
         # The signed-in user must be an Admin Agent of the partner (a member of AdminAgents).
-        agents = tenant.group_by_name("AdminAgents")
-        if tenant.kind != "partner" or agents is None or claims.get("oid") not in agents.get("_members", ()):
+        with req.world.lock:
+            agents = tenant.group_by_name("AdminAgents")
+            is_agent = agents is not None and claims.get("oid") in agents.get("_members", ())
+        if tenant.kind != "partner" or not is_agent:
             raise err(403, "Authorization_RequestDenied", "The user does not have the Admin Agent role in the "
                       "partner tenant.")
     else:
@@ -73,7 +76,9 @@ def partner(req, write: bool):
         if not roles & (WRITE_ROLES if write else READ_ROLES):
             raise err(403, "Authorization_RequestDenied", DENIED)
         # App-only GDAP calls need this first-party service principal in the partner tenant.
-        if tenant.sp_by_app_id(catalog.PARTNER_CUSTOMER_DELEGATED_ADMIN) is None:
+        with req.world.lock:
+            has_pcda = tenant.sp_by_app_id(catalog.PARTNER_CUSTOMER_DELEGATED_ADMIN) is not None
+        if not has_pcda:
             raise err(403, "Authorization_RequestDenied", "The service principal of 'Partner Customer Delegated "
                       "Administration' (2832473f-ec63-45fb-976f-5d45a7d4bb91) is missing in the partner tenant.")
     if tenant.kind != "partner":
@@ -148,19 +153,31 @@ def refresh(world, rel: dict, read: bool = False) -> dict:
             rel["status"] = "expired"
             bump(world, rel)
             return rel
-    if read and status in _STEP:
-        status = rel["status"] = _STEP[status]
-        if status == "active":
-            activated = now
-            rel["activatedDateTime"] = world.clock.iso(activated)
-            rel["endDateTime"] = world.clock.iso(activated + parse_duration(rel["duration"]))
-            for aa in rel.get("_access_assignments", {}).values():
-                aa.setdefault("status", "pending")
-        if status == "terminated":
-            rel["endDateTime"] = world.clock.iso(now)
-            for aa in rel.get("_access_assignments", {}).values():
-                aa["status"] = "deleted"
-        bump(world, rel)
+    if read and status in _STEP and rel.get("_shown") != status:
+        rel["_shown"] = status  # every intermediate status is seen by one read before it moves on
+    elif read and status in _STEP:
+        nxt = _STEP[status]
+        if nxt == "active":
+            _activate(world, rel, now)
+        elif nxt == "terminated":
+            _terminate(world, rel, now)
+        else:
+            rel["status"] = rel["_shown"] = nxt
+            bump(world, rel)
+    # What polling would have advanced also completes on its own after a short delay, so a token
+    # request (which reads no GDAP object) sees the relationship the way the service would.
+    delay = float(world.settings.get("gdap_activation_delay", 5.0))
+    status = rel.get("status")
+    if status in ("approved", "activating") and now >= (rel.get("_approved_at") or now) + delay:
+        _activate(world, rel, now)
+    elif status in ("terminationRequested", "terminating") and now >= (rel.get("_terminate_at") or now) + delay:
+        _terminate(world, rel, now)
+    for aa in rel.get("_access_assignments", {}).values():
+        if aa.get("status") in ("pending", "deleting") and now >= (_ts(aa.get("lastModifiedDateTime")) or now) + delay:
+            _aa_step(world, aa)
+    for op in rel.get("_operations", {}).values():
+        if op.get("status") in ("notStarted", "running") and now >= (_ts(op.get("createdDateTime")) or now) + delay:
+            _op_step(world, rel, op, to="succeeded")
     if rel.get("status") == "active":
         end = _ts(rel.get("endDateTime"))
         if end is not None and now >= end:
@@ -178,6 +195,21 @@ def refresh(world, rel: dict, read: bool = False) -> dict:
             req_obj["status"] = "succeeded" if req_obj["status"] == "pending" else "pending"
             req_obj["lastModifiedDateTime"] = world.clock.iso(now)
     return rel
+
+
+def _activate(world, rel: dict, now: float) -> None:
+    rel["status"] = rel["_shown"] = "active"
+    rel["activatedDateTime"] = world.clock.iso(now)
+    rel["endDateTime"] = world.clock.iso(now + parse_duration(rel["duration"]))
+    bump(world, rel)
+
+
+def _terminate(world, rel: dict, now: float) -> None:
+    rel["status"] = rel["_shown"] = "terminated"
+    rel["endDateTime"] = world.clock.iso(now)
+    for aa in rel.get("_access_assignments", {}).values():
+        aa["status"] = "deleted"
+    bump(world, rel)
 
 
 def _ts(value: Any) -> float | None:
@@ -443,6 +475,7 @@ def register(router) -> None:
                     raise err(400, "badRequest", f"Only active relationships can be terminated; this one is "
                               f"'{status}'.")
                 rel["status"] = "terminationRequested"
+                rel["_terminate_at"] = world.clock.now()
             else:
                 raise err(403, "Authorization_RequestDenied", f"The action '{action}' is only available to the "
                           "customer.")
@@ -588,17 +621,7 @@ def register(router) -> None:
             op = rel["_operations"].get(op_id)
             if op is None:
                 raise err(404, "notFound", f"The operation '{op_id}' was not found.")
-            nxt = {"notStarted": "running", "running": "succeeded"}.get(op["status"])
-            if nxt:
-                op["status"] = nxt
-                op["lastModifiedDateTime"] = world.clock.iso()
-                op["_etag_version"] += 1
-                if nxt == "succeeded":
-                    aid, roles = op["_apply"]
-                    aa = rel["_access_assignments"].get(aid)
-                    if aa is not None:
-                        aa["accessDetails"] = {"unifiedRoles": roles}
-                        bump(world, aa)
+            _op_step(world, rel, op)
             return _op_out(op)
 
     # ---- delegatedAdminCustomers ------------------------------------------------------------
@@ -650,6 +673,21 @@ def _aa_step(world, aa: dict) -> None:
     if nxt:
         aa["status"] = nxt
         bump(world, aa)
+
+
+def _op_step(world, rel: dict, op: dict, to: str | None = None) -> None:
+    nxt = to or {"notStarted": "running", "running": "succeeded"}.get(op["status"])
+    if not nxt or op["status"] == nxt:
+        return
+    op["status"] = nxt
+    op["lastModifiedDateTime"] = world.clock.iso()
+    op["_etag_version"] = op.get("_etag_version", 1) + 1
+    if nxt == "succeeded":
+        aid, roles = op["_apply"]
+        aa = rel["_access_assignments"].get(aid)
+        if aa is not None:
+            aa["accessDetails"] = {"unifiedRoles": roles}
+            bump(world, aa)
 
 
 def _op_out(op: dict) -> dict:

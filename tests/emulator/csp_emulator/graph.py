@@ -19,7 +19,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import catalog, odata, server
+from . import catalog, odata, server, tokens
 
 # --------------------------------------------------------------------------------------------
 # Glue to the server: it owns Request/Response; Graph-specific error handling is here.
@@ -152,6 +152,8 @@ P_GRANT_WRITE = Perm({"DelegatedPermissionGrant.ReadWrite.All"},
 P_ROLE_ASSIGN_READ = Perm(DIR_READ | {"Application.Read.All", "AppRoleAssignment.ReadWrite.All"},
                           DIR_READ | AS_USER | {"Application.Read.All", "AppRoleAssignment.ReadWrite.All"},
                           READ_ROLES)
+P_ROLE_ASSIGN_WRITE = Perm({"AppRoleAssignment.ReadWrite.All"}, AS_USER | {"AppRoleAssignment.ReadWrite.All"},
+                           GRANT_WRITE_ROLES)
 P_ORG_READ = Perm(DIR_READ | {"Organization.Read.All", "Organization.ReadWrite.All"},
                   DIR_READ | AS_USER | {"User.Read", "Organization.Read.All", "Organization.ReadWrite.All"}, None)
 P_DOMAIN_READ = Perm(DIR_READ | {"Domain.Read.All"}, DIR_READ | AS_USER | {"Domain.Read.All"}, READ_ROLES)
@@ -252,7 +254,10 @@ SCHEMA = {
 
 
 def typed(collection: str, obj: dict, select=None) -> dict:
-    """A directory object as it appears in a mixed collection (with @odata.type)."""
+    """A directory object as it appears in a mixed collection (with @odata.type); a selected
+    property that its type does not have (appId of a user) is left out rather than null."""
+    if select:
+        select = [name for name in select if name in SCHEMA[collection]] or ["id"]
     out = shape(collection, obj, select)
     return {"@odata.type": ODATA_TYPE[collection], **out}
 
@@ -289,6 +294,7 @@ def collection_page(req, version: str, collection: str, items: Iterable[dict], *
         query_pairs(req), req.headers, path=path or req.path, entity=entity or ENTITY.get(collection, "directoryObject"),
         allowed=allowed if allowed is not None else SCHEMA.get(collection),
         page_size=int(req.world.settings.get("graph_page_size", odata.DEFAULT_PAGE_SIZE)),
+        empty_pages=bool(req.world.settings.get("graph_empty_pages", False)),
     )
     if project is None:
         def project(o, sel):
@@ -476,6 +482,16 @@ def register(router) -> None:
             tenant.remove("users", user["id"])
         return respond(req, 204)
 
+    @r("POST", r"/users/(?P<uid>[^/]+)/revokeSignInSessions")
+    def users_revoke_sign_in_sessions(req, version, uid):
+        # Invalidates every refresh token issued to the user until now (200 with a boolean).
+        claims, tenant = begin(req, P_USER_WRITE)
+        with req.world.lock:
+            user = get_obj(tenant, "users", uid)
+            tokens.revoke_user(req.world, user)
+        return {"@odata.context": context_url(req, version, "Edm.Boolean"),
+                "value": True}
+
     @r("GET", r"/users/(?P<uid>[^/]+)/memberOf")
     def users_member_of(req, version, uid):
         claims, tenant = begin(req, P_USER_READ)
@@ -575,8 +591,10 @@ def register(router) -> None:
                 if not is_guid(oid):
                     raise bad_id(oid)
                 raise not_found(oid)
+            q = odata.parse_query(query_pairs(req), req.headers, allow=("$select",), entity="directoryObject",
+                                  allowed=SCHEMA["users"] | SCHEMA["groups"] | SCHEMA["service_principals"])
             return {"@odata.context": context_url(req, version, "directoryObjects/$entity"),
-                    **typed(found[0], found[1])}
+                    **typed(found[0], found[1], q.select)}
 
     @r("POST", r"/groups/(?P<gid>[^/]+)/members/\$ref")
     def group_member_add(req, version, gid):
@@ -616,12 +634,11 @@ def register(router) -> None:
 
     @r("DELETE", r"/groups/(?P<gid>[^/]+)/members/(?P<oid>[^/$][^/]*)")
     def group_member_delete_without_ref(req, version, gid, oid):
-        # Not a membership removal. By default Graph's answer to a method the member entity does
-        # not support (405); with the world setting graph_delete_member_without_ref:
-        # "delete_object" it deletes the directory object itself, the outcome the documentation
-        # warns about. Either way the membership stays and the request log shows the call.
+        # Not a membership removal: by default (graph_delete_member_without_ref: "delete_object")
+        # the directory object itself is deleted, the outcome the documentation warns about;
+        # "method_not_allowed" answers 405 instead. The request log shows the call either way.
         claims = authenticate(req)
-        mode = req.world.settings.get("graph_delete_member_without_ref", "method_not_allowed")
+        mode = req.world.settings.get("graph_delete_member_without_ref", "delete_object")
         check(claims, P_DIROBJ_DELETE if mode == "delete_object" else P_GROUP_READ)
         tenant = tenant_of(req, claims)
         with req.world.lock:
@@ -785,6 +802,29 @@ def register(router) -> None:
                                    context=context_url(req, version, f"servicePrincipals('{sp['id']}')/appRoleAssignments"),
                                    entity="appRoleAssignment",
                                    project=lambda o, sel: odata.select_fields(o, sel), allowed=None)
+
+    @r("POST", r"/servicePrincipals/(?P<sid>[^/(]+)/(?P<nav>appRoleAssignments|appRoleAssignedTo)")
+    def sp_app_role_assign(req, version, sid, nav):
+        claims, tenant = begin(req, P_ROLE_ASSIGN_WRITE)
+        body = json_body(req)
+        with req.world.lock:
+            sp = get_obj(tenant, "service_principals", sid)
+            assignment = create_app_role_assignment(req.world, tenant, body, sp, nav)
+        return respond(req, 201, {"@odata.context": context_url(req, version, f"servicePrincipals('{sp['id']}')/{nav}/$entity"),
+                                  **odata.public(assignment)},
+                       {"Location": f"{base_url(req, version)}/servicePrincipals/{sp['id']}/{nav}/{assignment['id']}"})
+
+    @r("DELETE", r"/servicePrincipals/(?P<sid>[^/(]+)/(?P<nav>appRoleAssignments|appRoleAssignedTo)/(?P<aid>[^/]+)")
+    def sp_app_role_unassign(req, version, sid, nav, aid):
+        claims, tenant = begin(req, P_ROLE_ASSIGN_WRITE)
+        with req.world.lock:
+            sp = get_obj(tenant, "service_principals", sid)
+            assignment = tenant.app_role_assignments.get(aid)
+            side = "principalId" if nav == "appRoleAssignments" else "resourceId"
+            if assignment is None or assignment.get(side) != sp["id"]:
+                raise not_found(aid)
+            del tenant.app_role_assignments[aid]
+        return respond(req, 204)
 
     @r("GET", r"/servicePrincipals/(?P<sid>[^/(]+)/appRoleAssignedTo")
     def sp_app_role_assigned_to(req, version, sid):
@@ -1179,6 +1219,47 @@ def create_grant(world, tenant, body: dict) -> dict:
              "resourceId": resource["id"], "scope": " ".join(scopes)}
     tenant.oauth2_permission_grants[gid] = grant
     return grant
+
+
+def create_app_role_assignment(world, tenant, body: dict, sp: dict, nav: str) -> dict:
+    """Grant an app role (admin consent to an application permission)."""
+    unknown = set(body) - {"principalId", "resourceId", "appRoleId"}
+    if unknown:
+        raise unknown_property(sorted(unknown)[0], "appRoleAssignment")
+    for key in ("principalId", "resourceId", "appRoleId"):
+        if not isinstance(body.get(key), str) or not is_guid(body[key]):
+            raise GraphError(400, "Request_BadRequest", f"Invalid value specified for property '{key}' of resource "
+                             "'AppRoleAssignment'.")
+    principal_id, resource_id, role_id = (body[k].lower() for k in ("principalId", "resourceId", "appRoleId"))
+    # The path names one side of the assignment; the body must agree with it.
+    if (nav == "appRoleAssignments" and principal_id != sp["id"]) or (
+            nav == "appRoleAssignedTo" and resource_id != sp["id"]):
+        raise GraphError(400, "Request_BadRequest", "The principalId/resourceId in the body does not match the "
+                         "service principal in the request URL.")
+    principal = find_directory_object(tenant, principal_id)
+    resource = tenant.service_principals.get(resource_id)
+    if principal is None:
+        raise not_found(principal_id)
+    if resource is None:
+        raise not_found(resource_id)
+    role = next((r for r in resource.get("appRoles") or () if r.get("id", "").lower() == role_id), None)
+    if role is None:
+        raise GraphError(400, "Request_BadRequest", "Permission being assigned was not found on application "
+                         f"'{resource.get('displayName')}'.")
+    for a in tenant.app_role_assignments.values():
+        if (a.get("principalId"), a.get("resourceId"), a.get("appRoleId")) == (principal_id, resource_id, role["id"]):
+            raise GraphError(400, "Request_BadRequest", "Permission being assigned already exists on the object")
+    kind = {"users": "User", "groups": "Group", "service_principals": "ServicePrincipal"}.get(principal[0])
+    if kind is None:
+        raise GraphError(400, "Request_BadRequest", "The principal must be a user, group or service principal.")
+    assignment = {
+        "id": world.new_id(), "appRoleId": role["id"], "createdDateTime": world.clock.iso(),
+        "deletedDateTime": None, "principalDisplayName": principal[1].get("displayName"),
+        "principalId": principal_id, "principalType": kind,
+        "resourceDisplayName": resource.get("displayName"), "resourceId": resource_id,
+    }
+    tenant.add("app_role_assignments", assignment)
+    return assignment
 
 
 def app_by_appid(tenant, app_id: str) -> dict:

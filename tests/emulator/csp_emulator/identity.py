@@ -43,7 +43,7 @@ def resolve_tenant(req: Request, segment: str, error: str = "invalid_request") -
     segment = unquote(segment)
     if segment.lower() in SPECIAL_TENANTS:
         return None
-    tenant = req.world.tenant(segment)
+    tenant = req.world.tenant(segment, by_key=False)
     if tenant is None or not tenant.is_available(req.world.clock.now()):
         exc = tenant_not_found(req, segment)
         exc.body["error"] = error
@@ -100,7 +100,8 @@ class Client:
 
 
 def find_client(req: Request, client_id: str, tenant: Tenant | None, segment: str) -> Client:
-    found = req.world.application(client_id)
+    with req.world.lock:  # the fallback scan must not race a Graph write
+        found = req.world.application(client_id)
     if found is None:
         raise app_not_found(req, client_id, tenant, segment)
     home, app = found
@@ -135,6 +136,19 @@ def bind_target(world: World, client: Client, target: Tenant) -> bool:
     client.sp = target.sp_by_app_id(client.app_id)
     client.dap = target is not client.home and dap_preconsent(world, client, target)
     return target is client.home or client.sp is not None or client.dap
+
+
+def check_enabled(req: Request, client: Client) -> None:
+    """A disabled service principal of the app in the target tenant (AADSTS7000112)."""
+    if client.sp is not None and client.sp.get("accountEnabled") is False:
+        raise _err(req, "unauthorized_client", 7000112,
+                   f"Application '{client.app_id}'({client.display_name}) is disabled.")
+
+
+def check_user_enabled(req: Request, user: dict) -> None:
+    if user.get("accountEnabled") is False:
+        raise _err(req, "invalid_grant", 50057, "The user account is disabled. The account has been disabled by "
+                   "an administrator.")
 
 
 def _token_endpoints(req: Request, segment: str, target: Tenant | None) -> list[str]:
@@ -366,6 +380,7 @@ def client_credentials(req: Request, form: dict[str, str], segment: str, target:
         present = bind_target(world, client, target)
     if not present:
         raise app_not_found(req, client_id, target, segment)
+    check_enabled(req, client)
     authenticate_client(req, form, client, segment, target)
     scopes = parse_scopes(req, form.get("scope", ""), client_credentials=True)
     with world.lock:
@@ -400,6 +415,8 @@ def _user_token(req: Request, form: dict[str, str], client: Client, user: dict, 
                            "execute the appropriate Partner Center API to authorize the application.")
         else:
             bind_target(world, client, target)
+        check_enabled(req, client)
+        check_user_enabled(req, user)
         resource = resource_sp(req, target, scopes)
         granted = delegated_scopes(world, client, target, resource)
         if ".default" in scopes.names:
@@ -490,7 +507,7 @@ def device_code_grant(req: Request, form: dict[str, str], segment: str, target: 
         raise _err(req, "invalid_request", 900144, "The request body must contain the following parameter: "
                    "'device_code'.")
     client = find_client(req, client_id, target, segment)
-    authenticate_client(req, form, client, segment, target, required=False)
+    authenticate_client(req, form, client, segment, target)
     with world.lock:
         record = world.device_codes.get(code)
     if record is None or record.client_id != client.app_id or record.redeemed:

@@ -638,6 +638,8 @@ class Query:
     orderby: list[tuple[Pred, bool]] = field(default_factory=list)
     count: bool = False
     offset: int = 0
+    empty_pages: bool = False  # serve an empty page (with a nextLink) before each later page
+    served_empty: bool = False  # this request follows such an empty page
     page_size: int = DEFAULT_PAGE_SIZE
     fingerprint: bytes = b""
     carried: list[tuple[str, str]] = field(default_factory=list)  # original options for nextLink
@@ -661,6 +663,12 @@ class Query:
     ) -> dict:
         """One page of ``items`` as Graph's collection body, with ``@odata.nextLink`` if more."""
         project = project or select_fields
+        if self.empty_pages and self.offset > 0 and not self.served_empty:
+            # Graph may answer a page with no items but a nextLink; clients must keep following.
+            body = {"@odata.context": context} if context else {}
+            body["@odata.nextLink"] = self.next_link(link_base, self.offset, served_empty=True)
+            body["value"] = []
+            return body
         if self.page_size <= 0:
             body = {"@odata.context": context} if context else {}
             if self.count:
@@ -687,8 +695,8 @@ class Query:
         body["value"] = [project(o, self.select) for o in window[: self.page_size]]
         return body
 
-    def next_link(self, link_base: str, offset: int) -> str:
-        token = _encode_skiptoken(offset, self.fingerprint)
+    def next_link(self, link_base: str, offset: int, served_empty: bool = False) -> str:
+        token = _encode_skiptoken(offset, self.fingerprint, served_empty)
         parts = [f"{k}={quote(v, safe=_LINK_SAFE)}" for k, v in self.carried]
         parts.append(f"$skiptoken={token}")
         return f"{link_base}?{'&'.join(parts)}"
@@ -698,13 +706,14 @@ _LINK_SAFE = "$'(),:/@!*;"
 
 
 def _sort_key(v: Any) -> tuple:
+    # (null last, type rank, value): values of different JSON types never compare directly.
     if v is None:
-        return (1, "")
+        return (1, 0, "")
     if isinstance(v, str):
-        return (0, v.casefold())
-    if isinstance(v, bool):
-        return (0, int(v))
-    return (0, v)
+        return (0, 0, v.casefold())
+    if isinstance(v, (bool, int, float)):
+        return (0, 1, float(v))
+    return (0, 2, repr(v))
 
 
 def _sorted(rows: Sequence[dict], orderby: list[tuple[Pred, bool]]) -> list[dict]:
@@ -715,20 +724,20 @@ def _sorted(rows: Sequence[dict], orderby: list[tuple[Pred, bool]]) -> list[dict
     return out
 
 
-def _encode_skiptoken(offset: int, fingerprint: bytes) -> str:
-    raw = b"CSPE" + struct.pack(">BI", 1, offset) + fingerprint
+def _encode_skiptoken(offset: int, fingerprint: bytes, served_empty: bool = False) -> str:
+    raw = b"CSPE" + struct.pack(">BIB", 1, offset, 1 if served_empty else 0) + fingerprint
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_skiptoken(token: str) -> tuple[int, bytes] | None:
+def _decode_skiptoken(token: str) -> tuple[int, bool, bytes] | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (ValueError, TypeError):
         return None
-    if len(raw) < 9 or raw[:4] != b"CSPE" or raw[4] != 1:
+    if len(raw) < 10 or raw[:4] != b"CSPE" or raw[4] != 1:
         return None
-    (offset,) = struct.unpack(">I", raw[5:9])
-    return offset, raw[9:]
+    offset, flags = struct.unpack(">IB", raw[5:10])
+    return offset, bool(flags & 1), raw[10:]
 
 
 def _fingerprint(path: str, options: list[tuple[str, str]]) -> bytes:
@@ -778,6 +787,7 @@ def parse_query(
     page_size: int = DEFAULT_PAGE_SIZE,
     allow: Iterable[str] = ("$filter", "$select", "$top", "$orderby", "$count", "$search"),
     raw_count: bool = False,
+    empty_pages: bool = False,
 ) -> Query:
     """Parse and validate the OData options of a collection GET.
 
@@ -785,7 +795,8 @@ def parse_query(
     ``ConsistencyLevel: eventual`` and ``$count=true``; no ``$skip``); ``allowed`` lists the
     entity's property names (unknown names in ``$filter``/``$select``/``$orderby`` → 400);
     ``path`` is the request path without query, part of the skip-token fingerprint;
-    ``raw_count`` is for ``/$count`` segments, where ConsistencyLevel alone enables advanced queries.
+    ``raw_count`` is for ``/$count`` segments, where ConsistencyLevel alone enables advanced queries;
+    ``empty_pages`` makes every page after the first come after an empty page (as Graph may do).
     """
     pairs = _as_pairs(params)
     options: dict[str, str] = {}
@@ -825,7 +836,7 @@ def parse_query(
                 "To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.",
             )
 
-    q = Query(page_size=page_size, carried=carried)
+    q = Query(page_size=page_size, carried=carried, empty_pages=empty_pages)
     eventual = (_header(headers, "ConsistencyLevel") or "").strip().lower() == "eventual"
 
     count = options.get("$count")
@@ -934,7 +945,7 @@ def parse_query(
         decoded = _decode_skiptoken(token)
         if decoded is None:
             raise ODataError(400, "Request_BadRequest", "The specified page token value is invalid.")
-        offset, fp = decoded
+        offset, served_empty, fp = decoded
         if fp != q.fingerprint:
             # The client changed the query between pages (or dropped parts of the nextLink).
             raise ODataError(
@@ -943,4 +954,5 @@ def parse_query(
                 "The specified page token does not belong to this query; follow @odata.nextLink as returned.",
             )
         q.offset = offset
+        q.served_empty = served_empty
     return q

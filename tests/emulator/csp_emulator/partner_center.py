@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from . import catalog
 from .server import Request, Response, Router, pc_error
-from .world import ADMIN_AGENTS, Tenant, World, customer_record, is_guid
+from .world import Tenant, World, customer_record, is_guid
 
 MAX_PAGE_SIZE = 500
 # A customer tenant gets the first-party service principals an ordinary Microsoft 365 tenant has.
@@ -83,8 +83,10 @@ def _public(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
-def _customer_json(record: dict) -> dict:
+def _customer_json(record: dict, listing: bool = False) -> dict:
     body = _public(record)
+    if listing:
+        body.pop("billingProfile", None)  # collections carry the company profile only
     body["links"] = {"self": {"uri": f"/v1/customers/{record['id']}", "method": "GET", "headers": []}}
     return body
 
@@ -217,7 +219,7 @@ def list_customers(req: Request) -> dict:
                          "headers": [{"key": "MS-ContinuationToken",
                                       "value": _encode_token(partner, offset + size)}]}
     # totalCount is the number of items in this page, as in Microsoft's seek-based collections.
-    return {"totalCount": len(page), "items": [_customer_json(r) for r in page], "links": links,
+    return {"totalCount": len(page), "items": [_customer_json(r, listing=True) for r in page], "links": links,
             "attributes": {"objectType": "Collection"}}
 
 
@@ -346,27 +348,16 @@ def _consent_caller(req: Request, app_id: str) -> dict:
     return claims
 
 
-def _user_can_consent(world: World, partner: Tenant, record: dict, customer: Tenant, user_id: str) -> bool:
+def _user_can_consent(world: World, partner: Tenant, customer: Tenant, user_id: str) -> bool:
     """Whether the signed-in partner user holds Global, Application or Cloud Application
-    Administrator in the customer: through an active GDAP access assignment of one of its groups,
-    or (legacy DAP) as an AdminAgents member of a customer that allows delegated access."""
-    groups = {g["id"] for g in partner.member_of(user_id)}
-    for rel in partner.gdap_relationships.values():
-        if rel.get("status") != "active" or rel["customer"]["tenantId"] != customer.id:
-            continue
-        for assignment in rel.get("_access_assignments", {}).values():
-            if assignment.get("status") != "active":
-                continue
-            if assignment["accessContainer"]["accessContainerId"] not in groups:
-                continue
-            roles = {r["roleDefinitionId"] for r in assignment["accessDetails"]["unifiedRoles"]}
-            if roles & catalog.CONSENT_ROLES:
-                return True
-    if record.get("allowDelegatedAccess") and world.settings.get("dap_user_roles", True):
-        agents = partner.group_by_name(ADMIN_AGENTS)
-        if agents is not None and user_id in agents.get("_members", ()):
-            return True
-    return False
+    Administrator in the customer: the same roles a token for that user would carry there
+    (active GDAP access assignments of its groups, or legacy DAP agent groups)."""
+    from . import identity  # late: identity pulls in the token machinery
+
+    user = partner.users.get(user_id)
+    if user is None:
+        return False
+    return bool(set(identity.user_roles(world, user, partner, customer)) & catalog.CONSENT_ROLES)
 
 
 def _parse_grants(req: Request, body: dict) -> list[dict]:
@@ -423,11 +414,11 @@ def _create_consent(req: Request, partner: Tenant, claims: dict, customer_id: st
     grants = _parse_grants(req, body)
     world: World = req.world
     with world.lock:
-        record, customer = _customer_tenant(req, partner, customer_id)
+        _, customer = _customer_tenant(req, partner, customer_id)
         if not customer.is_available(world.clock.now()):
             raise pc_error(req, 404, TENANT_NOT_FOUND, "Tenant not found.")
         if world.settings.get("consent_requires_admin_role", True) and not _user_can_consent(
-                world, partner, record, customer, str(claims.get("oid", ""))):
+                world, partner, customer, str(claims.get("oid", ""))):
             raise pc_error(req, 403, ACCESS_DENIED, "Access denied: the signed-in user needs the Global "
                            "Administrator, Application Administrator or Cloud Application Administrator role "
                            "in the customer tenant (GDAP) to consent to an application.")

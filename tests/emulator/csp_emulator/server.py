@@ -14,7 +14,6 @@ import socket
 import ssl
 import sys
 import threading
-import time
 import traceback
 import uuid
 from datetime import datetime, timezone
@@ -355,15 +354,21 @@ class Runtime:
             port = server.server_address[1]
             self.urls[service] = f"https://{host}:{port}"
         for service, server in self.servers.items():
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                       name=f"csp-emulator-{service}", daemon=True)
             thread.start()
             self.threads.append(thread)
 
     def stop(self) -> None:
+        # shutdown() waits up to a poll interval per server: stop the three in parallel.
+        stoppers = [threading.Thread(target=s.shutdown, daemon=True) for s in self.servers.values()]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(timeout=5)
         for server in self.servers.values():
-            server.shutdown()
             server.server_close()
+            server.close_connections()
         for thread in self.threads:
             thread.join(timeout=5)
         self.servers.clear()
@@ -407,7 +412,7 @@ class Runtime:
             response = service_error(req, req.service, 500, "An internal server error occurred.",
                                      code="InternalServerError" if req.service == "graph" else None).response()
             req.world.count("handler_exceptions")
-            req.world.extra.setdefault("last_exception", repr(exc))
+            req.world.extra["last_exception"] = repr(exc)
         self.decorate(req, response)
         if not is_control:  # the log and counters describe the emulated services only
             self._log(req, response.status)
@@ -500,7 +505,19 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type, runtime: Runtime, service: str) -> None:
         self.runtime = runtime
         self.service = service
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         super().__init__(address, handler)
+
+    def close_connections(self) -> None:
+        """End open keep-alive connections so their threads finish when the emulator stops."""
+        with self.connections_lock:
+            conns = list(self.connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def process_request_thread(self, request: socket.socket, client_address: Any) -> None:
         # The TLS handshake runs here, in the connection's thread, so a slow or broken client
@@ -515,11 +532,15 @@ class _Server(ThreadingHTTPServer):
             except OSError:
                 pass
             return
+        with self.connections_lock:
+            self.connections.add(tls)
         try:
             self.finish_request(tls, client_address)
         except Exception:  # noqa: BLE001, S110 - a broken connection only ends that connection
             pass
         finally:
+            with self.connections_lock:
+                self.connections.discard(tls)
             self.shutdown_request(tls)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -607,7 +628,14 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        data, ctype = response.encode()
+        try:
+            data, ctype = response.encode()
+        except Exception as exc:  # noqa: BLE001 - a handler returned something unserializable
+            req.world.count("handler_exceptions")
+            req.world.extra["last_exception"] = repr(exc)
+            response = service_error(req, req.service, 500, "An internal server error occurred.").response()
+            runtime.decorate(req, response)
+            data, ctype = response.encode()
         self.send_response(response.status)
         has_ctype = False
         for name, value in response.headers.items():
@@ -628,7 +656,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

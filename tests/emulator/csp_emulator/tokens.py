@@ -427,7 +427,8 @@ def new_device_code(world: World, client_id: str, tenant_segment: str, scope: st
 
 def device_code_by_user_code(world: World, user_code: str) -> DeviceCode | None:
     wanted = (user_code or "").replace("-", "").upper()
-    for record in world.device_codes.values():
-        if record.user_code == wanted:
-            return record
+    with world.lock:
+        for record in world.device_codes.values():
+            if record.user_code == wanted:
+                return record
     return None

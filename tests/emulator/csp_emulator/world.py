@@ -29,6 +29,7 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "throttle": None,  # {"requests": N, "per_seconds": S, "retry_after": seconds?, "services": [...]}
     "error_rate": 0.0,
     "drop_rate": 0.0,
+    "services": ["login", "graph", "partner_center"],  # where latency, errors and drops apply
 }
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -44,6 +45,19 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # Legacy DAP: AdminAgents members act as Global Administrator, HelpdeskAgents as Helpdesk
     # Administrator in customers whose Partner Center record allows delegated access.
     "dap_user_roles": True,
+    # Graph: the v1.0 member listing has been reported to omit service-principal members.
+    "member_list_omits_service_principals": True,
+    # Graph: DELETE /groups/{id}/members/{id} without /$ref deletes the object itself (fact sheet);
+    # "method_not_allowed" answers 405 instead.
+    "graph_delete_member_without_ref": "delete_object",
+    "graph_page_size": 100,
+    # Graph may answer empty pages that still carry an @odata.nextLink.
+    "graph_empty_pages": False,
+    # Seconds after which GDAP steps finish on their own even if nobody reads them.
+    "gdap_activation_delay": 5,
+    # Partner Center application consent needs Global / Application / Cloud Application
+    # Administrator for the calling user in the customer tenant.
+    "consent_requires_admin_role": True,
     "device_code_lifetime": 900,
     "device_code_interval": 5,
     "request_log_limit": 200_000,
@@ -233,14 +247,16 @@ class World:
             self.counters[name] = self.counters.get(name, 0) + n
 
     # --- look-ups -------------------------------------------------------------------------------
-    def tenant(self, id_or_domain: str | None) -> Tenant | None:
+    def tenant(self, id_or_domain: str | None, by_key: bool = True) -> Tenant | None:
+        """A tenant by id or verified domain (case-insensitive), or by world key unless
+        ``by_key`` is False (what outside callers such as the login service must use)."""
         if not id_or_domain:
             return None
         t = self.tenants.get(id_or_domain)
         if t is not None:
             return t
         low = id_or_domain.lower()
-        tid = self._domains.get(low) or self._keys.get(low)
+        tid = self._domains.get(low) or (self._keys.get(low) if by_key else None)
         if tid is None and is_guid(low):
             tid = low if low in self.tenants else None
         return self.tenants.get(tid) if tid else None

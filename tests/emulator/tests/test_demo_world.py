@@ -264,6 +264,8 @@ def test_refresh_token_states(emu, http):
     assert redeem("demo-us-refresh-token-stale").status_code == 200
     expired = redeem("demo-us-refresh-token-expired")
     assert expired.status_code == 400 and expired.json()["error_codes"] == [700082]
+    no_mfa = redeem("demo-us-refresh-token-nomfa")
+    assert no_mfa.status_code == 400 and no_mfa.json()["error_codes"] == [50076]
 
 
 @pytest.mark.parametrize("n, region", [(1, "NA"), (10, "SA"), (11, "EU"), (16, "NA"), (19, "AS"), (24, "OC")])
@@ -290,3 +292,48 @@ def test_app_only_graph_in_a_consented_customer(emu, http):
                    headers={"Authorization": f"Bearer {resp.json()['access_token']}"})
     assert org.status_code == 200, org.text
     assert org.json()["value"][0]["id"] == cid(11)
+
+
+# ----------------------------------------------------------------------- the catalog behind it
+def test_catalog_has_the_well_known_apis_and_ids():
+    graph = catalog.MICROSOFT_GRAPH
+    assert catalog.app_role(graph, "Directory.Read.All")["id"] == "7ab1d382-f21e-4acd-a863-ba3e13f7da61"
+    assert catalog.oauth2_scope(graph, "User.Read")["id"] == "e1fe6dd8-ba31-4d61-89e7-88639da4683d"
+    for value in ("Directory.Read.All", "Directory.ReadWrite.All", "User.Read.All", "Group.ReadWrite.All",
+                  "GroupMember.ReadWrite.All", "Application.ReadWrite.All", "Organization.Read.All",
+                  "DelegatedAdminRelationship.ReadWrite.All", "DelegatedAdminRelationship.Read.All"):
+        role = catalog.app_role(graph, value)
+        assert role["allowedMemberTypes"] == ["Application"] and role["isEnabled"], value
+    for value in ("User.Read", "Directory.AccessAsUser.All", "Directory.Read.All", "Directory.ReadWrite.All",
+                  "Group.ReadWrite.All", "Application.ReadWrite.All", "DelegatedAdminRelationship.ReadWrite.All",
+                  "offline_access", "openid", "profile"):
+        assert catalog.oauth2_scope(graph, value)["type"] in ("Admin", "User"), value
+    ids = [p["id"] for api in catalog.API_BY_APPID.values() for p in api["appRoles"] + api["oauth2PermissionScopes"]]
+    assert len(ids) == len(set(ids))
+    for name, app_id in catalog.NAME_TO_APPID.items():
+        assert catalog.resolve_api(name) == app_id
+        assert app_id in catalog.API_BY_APPID
+    assert catalog.appid_for_audience("https://api.partnercenter.microsoft.com/") == catalog.PARTNER_CENTER
+    assert catalog.oauth2_scope(catalog.PARTNER_CENTER, "user_impersonation") is not None
+    assert catalog.oauth2_scope(catalog.AZURE_SERVICE_MANAGEMENT, "user_impersonation") is not None
+
+
+def test_catalog_role_templates():
+    needed = ["Global Administrator", "Global Reader", "Application Administrator", "Cloud Application Administrator",
+              "Exchange Administrator", "Helpdesk Administrator", "User Administrator", "Privileged Role Administrator",
+              "Groups Administrator", "Directory Readers", "Security Administrator", "Security Reader",
+              "Billing Administrator", "License Administrator", "Teams Administrator", "SharePoint Administrator",
+              "Intune Administrator", "Authentication Administrator", "Privileged Authentication Administrator",
+              "Service Support Administrator", "Reports Reader", "Directory Writers", "Compliance Administrator",
+              "Conditional Access Administrator"]
+    assert set(needed) <= set(catalog.ROLE_TEMPLATES)
+    assert catalog.ROLE_TEMPLATES["Global Administrator"] == "62e90394-69f5-4237-9190-012177145e10"
+    assert len(set(catalog.ROLE_TEMPLATES.values())) == len(catalog.ROLE_TEMPLATES)
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", v) for v in catalog.ROLE_TEMPLATES.values())
+
+
+def test_first_party_service_principals_share_read_only_permission_entries():
+    first = catalog.service_principal_body(catalog.MICROSOFT_GRAPH)
+    second = catalog.service_principal_body(catalog.MICROSOFT_GRAPH)
+    assert first == second and first["appRoles"] is not second["appRoles"]
+    assert catalog.service_principal_body("not-an-api") is None

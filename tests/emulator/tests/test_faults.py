@@ -80,6 +80,11 @@ def test_error_rate_gives_graph_5xx(fresh_minimal, client_for):
         seen.add(r.status_code)
     assert seen == {503, 504}
     assert emu.control.health()["status"] == "ok"  # control is exempt
+    r = client.app_token()
+    assert r.status_code in (503, 504) and r.json()["error"] == "temporarily_unavailable"
+    emu.control.set_faults({"error_rate": 1.0, "services": ["graph"]})
+    assert client.app_token().status_code == 200
+    assert _graph(client, token).status_code in (503, 504)
 
 
 def test_drop_rate_closes_connections(fresh_minimal, client_for):
@@ -104,7 +109,7 @@ def test_latency_per_route(fresh_minimal, client_for):
     start = time.monotonic()
     client.request("GET", "graph", "/v1.0/groups")
     fast = time.monotonic() - start
-    assert slow >= 0.3 and fast < 0.3
+    assert slow >= 0.3 and fast < slow
 
 
 def test_seed_makes_faults_repeatable(fresh_minimal, client_for):

@@ -17,6 +17,8 @@ DAY = 86400
 
 @pytest.fixture
 def g(fresh_emulator):
+    # Step-by-step checks below: no completion by time while a test polls.
+    fresh_emulator.world.settings["gdap_activation_delay"] = 3600
     return Graph(fresh_emulator, user_token(fresh_emulator))
 
 
@@ -44,8 +46,8 @@ def read(g, rid):
 def activate(emu, g, rid):
     assert g.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"}).status_code == 201
     emu.control.approve_gdap(rid)
-    seen = [read(g, rid)["status"] for _ in range(3)]
-    assert seen == ["activating", "active", "active"]
+    seen = [read(g, rid)["status"] for _ in range(4)]
+    assert seen == ["approved", "activating", "active", "active"]
 
 
 def test_list_filter_top_orderby(emulator):
@@ -135,7 +137,7 @@ def test_status_machine_approval_and_activation(fresh_emulator, g):
     assert g.patch(f"{REL}/{rid}", {"displayName": "nope"}, headers={"If-Match": tag}).status_code == 400
     assert g.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"}).status_code == 400
     emu.control.approve_gdap(rid)
-    assert [read(g, rid)["status"] for _ in range(3)] == ["activating", "active", "active"]
+    assert [read(g, rid)["status"] for _ in range(4)] == ["approved", "activating", "active", "active"]
     rel = read(g, rid)
     assert rel["activatedDateTime"] and rel["endDateTime"] > rel["activatedDateTime"]
     requests_ = g.get(f"{REL}/{rid}/requests").json()["value"]
@@ -176,8 +178,7 @@ def test_auto_approve_setting(fresh_emulator, g):
     g.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"})
     assert read(g, rid)["status"] == "approvalPending"
     emu.control.advance_clock(seconds=61)
-    assert read(g, rid)["status"] == "activating"
-    assert read(g, rid)["status"] == "active"
+    assert [read(g, rid)["status"] for _ in range(3)] == ["approved", "activating", "active"]
 
 
 def test_terminate(fresh_emulator, g):
@@ -185,7 +186,8 @@ def test_terminate(fresh_emulator, g):
     activate(fresh_emulator, g, rid)
     resp = g.post(f"{REL}/{rid}/requests", {"action": "terminate"})
     assert resp.status_code == 201
-    assert [read(g, rid)["status"] for _ in range(3)] == ["terminating", "terminated", "terminated"]
+    statuses = [read(g, rid)["status"] for _ in range(4)]
+    assert statuses == ["terminationRequested", "terminating", "terminated", "terminated"]
     assert g.post(f"{REL}/{rid}/requests", {"action": "terminate"}).status_code == 400
     assert g.post(f"{REL}/{rid}/requests", {"action": "explode"}).status_code == 400
 
@@ -253,3 +255,48 @@ def test_control_api_approve_errors(fresh_emulator):
                          verify=fresh_emulator.ca_bundle, timeout=10)
     assert resp.status_code == 404
     assert US["tenant"]
+
+
+def test_random_requests_never_break_gdap(fresh_emulator, g):
+    import random
+
+    rng = random.Random(11)
+    rid = create(g).json()["id"]
+    paths = [REL, f"{REL}/{rid}", f"{REL}/{ACTIVE}", f"{REL}/{ACTIVE}/accessAssignments", f"{REL}/{rid}/requests",
+             f"{REL}/{ACTIVE}/operations/x", f"{REL}/{PENDING}/requests", "/tenantRelationships/delegatedAdminCustomers"]
+    junk = ["", "/", "/x", "?$top=abc", "?$filter=status eq", "?$orderby=nope", "?$select=@odata.etag,status",
+            "?$skiptoken=AAAA", "/accessAssignments/zzz"]
+    bodies = [None, b"{", b"[]", b'{"action": "terminate"}', b'{"action": 7}', b'{"displayName": "' + b"y" * 80 + b'"}',
+              b'{"duration": "P"}', b'{"accessDetails": {"unifiedRoles": [{}]}}', b'{"autoExtendDuration": null}',
+              b'{"accessContainer": {"accessContainerId": null}}']
+    before = fresh_emulator.world.counters.get("handler_exceptions", 0)
+    for _ in range(300):
+        method = rng.choice(["GET", "POST", "PATCH", "DELETE"])
+        path = rng.choice(paths) + rng.choice(junk)
+        headers = {"Content-Type": "application/json"}
+        if rng.random() < 0.5:
+            headers["If-Match"] = rng.choice(["*", "W/\"bogus\"", ""])
+        resp = g.call(method, path, data=rng.choice(bodies), headers=headers)
+        assert resp.status_code < 500, (method, path, resp.text)
+    assert fresh_emulator.world.counters.get("handler_exceptions", 0) == before
+    assert g.get(REL).status_code == 200
+
+
+def test_transitions_complete_by_time_without_reads(fresh_emulator, g):
+    emu = fresh_emulator
+    emu.world.settings["gdap_activation_delay"] = 5
+    rid = create(g).json()["id"]
+    g.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"})
+    emu.control.approve_gdap(rid)
+    emu.control.advance_clock(seconds=6)
+    assert read(g, rid)["status"] == "active"  # nobody polled, the service finished anyway
+    body = {"accessContainer": {"accessContainerId": US_GROUPS["GDAP Admins"], "accessContainerType": "securityGroup"},
+            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": EXCHANGE_ADMIN}]}}
+    aa = g.post(f"{REL}/{rid}/accessAssignments", body).json()
+    assert aa["status"] == "pending"
+    emu.control.advance_clock(seconds=6)
+    with emu.world.lock:  # what the token endpoint sees, without any Graph read
+        from csp_emulator import gdap
+
+        rel = gdap.refresh(emu.world, emu.world.tenant(US["tenant"]).gdap_relationships[rid])
+        assert rel["_access_assignments"][aa["id"]]["status"] == "active"

@@ -67,12 +67,14 @@ def test_discovery_region_and_special_tenants(minimal_emulator, client_for):
         assert r.json()["issuer"].endswith("/{tenantid}/v2.0")
 
 
-def test_discovery_unknown_tenant_is_90002(minimal_emulator, client_for):
-    r = client_for(minimal_emulator).request("GET", "login", "/nobody.example/v2.0/.well-known/openid-configuration")
+@pytest.mark.parametrize("segment", ["nobody.example", "us", "00000000-0000-4000-8000-000000000000"])
+def test_discovery_unknown_tenant_is_90002(minimal_emulator, client_for, segment):
+    # "us" is the partner's key in the world file, not a name Entra knows
+    r = client_for(minimal_emulator).request("GET", "login", f"/{segment}/v2.0/.well-known/openid-configuration")
     assert r.status_code == 400
     assert aadsts(r) == 90002
     assert r.json()["error"] == "invalid_tenant"
-    assert "nobody.example" in r.json()["error_description"]
+    assert f"Tenant '{segment}' not found" in r.json()["error_description"]
 
 
 def test_jwks_verifies_issued_tokens(minimal_emulator, client_for):
@@ -409,7 +411,8 @@ def test_rights_are_computed_at_issue_time(fresh_minimal, client_for, claims_of)
     with emu.world.lock:
         rel = next(iter(emu.world.tenant(PARTNER).gdap_relationships.values()))
         for assignment in rel["_access_assignments"].values():
-            assignment["status"] = "pending"
+            assignment["status"] = "pending"  # just created: the service has not applied it yet
+            assignment["lastModifiedDateTime"] = emu.world.clock.iso()
     early = client.refresh("min-refresh-token-seed", tenant=CONSENTED)
     assert early.status_code == 200
     assert claims_of(early.json()["access_token"])["wids"] == []
@@ -521,3 +524,17 @@ def test_device_code_unknown_app_and_code(minimal_emulator, client_for):
     assert r.status_code == 400 and aadsts(r) == 700016
     r = _poll(client, {"device_code": "nope"})
     assert r.status_code == 400 and aadsts(r) == 70000
+
+
+def test_disabled_user_and_disabled_app(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    with emu.world.lock:
+        emu.world.tenant(CONSENTED).sp_by_app_id(APP)["accountEnabled"] = False
+    r = client.app_token(tenant=CONSENTED)
+    assert r.status_code == 400 and aadsts(r) == 7000112
+    assert client.app_token().status_code == 200  # home tenant unaffected
+    with emu.world.lock:
+        emu.world.tenant(PARTNER).user_by_upn(INTEGRATION)["accountEnabled"] = False
+    r = client.refresh("min-refresh-token-seed")
+    assert r.status_code == 400 and aadsts(r) == 50057

@@ -133,3 +133,36 @@ def test_serializable_cache_round_trip(minimal_emulator, http):
     restored.deserialize(cache.serialize())
     app2 = make_app(minimal_emulator, http, "min-secret-a1", token_cache=restored)
     assert app2.acquire_token_for_client(GRAPH)["token_source"] == "cache"
+
+
+
+def _public_app(emu, http):
+    return msal.PublicClientApplication(APP, authority=f"{emu.authority_host}/organizations",
+                                        instance_discovery=False, http_client=http)
+
+
+def test_device_flow_public_client(fresh_minimal):
+    emu = fresh_minimal
+    with emu.world.lock:  # "Allow public client flows" on the app registration
+        emu.world.application(APP)[1]["isFallbackPublicClient"] = True
+    http = VerifyingSession(emu.ca_bundle)
+    app = _public_app(emu, http)
+    flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/.default"])
+    assert flow["user_code"] in flow["message"], flow
+    emu.control.approve_device_code(flow["user_code"], "integration@minpartner.onmicrosoft.com")
+    result = app.acquire_token_by_device_flow(flow)
+    assert "access_token" in result, result
+    assert result["id_token_claims"]["tid"] == PARTNER
+    assert [a["username"] for a in app.get_accounts()] == ["integration@minpartner.onmicrosoft.com"]
+    http.close()
+
+
+def test_device_flow_needs_a_public_client(fresh_minimal):
+    emu = fresh_minimal
+    http = VerifyingSession(emu.ca_bundle)
+    app = _public_app(emu, http)
+    flow = app.initiate_device_flow(scopes=["https://graph.microsoft.com/.default"])
+    emu.control.approve_device_code(flow["user_code"], "integration@minpartner.onmicrosoft.com")
+    result = app.acquire_token_by_device_flow(flow)
+    assert result.get("error") == "invalid_client" and 7000218 in result["error_codes"], result
+    http.close()

@@ -283,3 +283,22 @@ def test_select_of_control_information_is_not_nulled():
     q = parse_query({"$select": "@odata.etag,id,status"}, {}, directory=False, allowed={"id", "status"})
     out = {"@odata.etag": "W/x", **select_fields({"id": "1", "status": "active"}, q.select)}
     assert out == {"@odata.etag": "W/x", "id": "1", "status": "active"}
+
+
+def test_orderby_mixed_types_does_not_crash():
+    rows = [{"id": "1", "v": "b"}, {"id": "2", "v": 3}, {"id": "3", "v": None}, {"id": "4", "v": {"x": 1}}, {"id": "5", "v": "a"}]
+    q = parse_query({"$orderby": "v"}, {}, directory=False)
+    assert [r["id"] for r in q.page(rows, link_base="x")["value"]] == ["5", "1", "2", "4", "3"]
+
+
+def test_empty_pages_are_served_before_later_pages():
+    items = [{"id": str(i)} for i in range(5)]
+    q = parse_query({"$top": "2"}, {}, path="/u", empty_pages=True)
+    page = q.page(items, link_base="https://h/u")
+    pages, seen = [page], [i["id"] for i in page["value"]]
+    while "@odata.nextLink" in page:
+        page = _follow(page["@odata.nextLink"], {}, "/u", items, empty_pages=True)
+        pages.append(page)
+        seen += [i["id"] for i in page["value"]]
+    assert seen == ["0", "1", "2", "3", "4"]
+    assert [len(p["value"]) for p in pages] == [2, 0, 2, 0, 1]

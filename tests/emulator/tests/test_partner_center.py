@@ -301,6 +301,17 @@ def test_consent_creates_service_principal_grants_and_role_assignments(emu, http
     assert [sp["appId"] for sp in resp.json()["value"]] == [US["app"]]
 
 
+def test_consent_through_gdap_roles(emu, http):
+    # customer17 (eu): active GDAP, GDAP Admins (with the integration user) holds Cloud Application Administrator.
+    body = consent_body(EU["app"], [
+        {"enterpriseApplicationId": catalog.MICROSOFT_GRAPH, "scope": "Directory.AccessAsUser.All,Directory.Read.All"},
+        {"enterpriseApplicationId": catalog.AZURE_SERVICE_MANAGEMENT, "scope": "user_impersonation"}])
+    resp = pc(emu, http, "POST", f"/v1/customers/{customer(17)}/applicationconsents", token(emu, http, EU), json=body)
+    assert resp.status_code == 201, resp.text
+    with emu.world.lock:
+        assert emu.world.tenant(customer(17)).sp_by_app_id(EU["app"]) is not None
+
+
 def test_existing_consent_conflicts_by_default(emu, http):
     err = assert_pc_error(pc(emu, http, "POST", f"/v1/customers/{customer(11)}/applicationconsents",
                              token(emu, http, EU), json=consent_body(EU["app"])), 409)
@@ -312,16 +323,29 @@ def test_existing_consent_setting_created(emu, http):
     with world.lock:
         world.settings["existing_consent"] = "created"
     try:
-        resp = pc(emu, http, "POST", f"/v1/customers/{customer(19)}/applicationconsents",
-                  token(emu, http, {"tenant": "10000000-0000-4000-8000-000000000003",
-                                    "app": "20000000-0000-4000-8000-000000000003",
-                                    "secret": "demo-apac-secret-0003", "refresh": "demo-apac-refresh-token-seed"}),
-                  json=consent_body("20000000-0000-4000-8000-000000000003"))
+        body = consent_body(EU["app"], [{"enterpriseApplicationId": catalog.MICROSOFT_GRAPH,
+                                         "scope": "Directory.Read.All,User.Read"}])
+        resp = pc(emu, http, "POST", f"/v1/customers/{customer(11)}/applicationconsents", token(emu, http, EU),
+                  json=body)
     finally:
         with world.lock:
             world.settings["existing_consent"] = "conflict"
-    # apac's integration user is not in GDAP Admins: the setting does not bypass the role check.
-    assert_pc_error(resp, 403, 2032)
+    assert resp.status_code == 201, resp.text
+    with world.lock:
+        tenant = world.tenant(customer(11))
+        sp = tenant.sp_by_app_id(EU["app"])
+        graph = tenant.sp_by_app_id(catalog.MICROSOFT_GRAPH)
+        (grant,) = [g for g in tenant.oauth2_permission_grants.values()
+                    if g["clientId"] == sp["id"] and g["resourceId"] == graph["id"]]
+    assert "User.Read" in grant["scope"].split() and "Group.ReadWrite.All" in grant["scope"].split()
+
+
+def test_consent_role_check_applies_in_apac_too(emu, http):
+    apac = {"tenant": "10000000-0000-4000-8000-000000000003", "app": "20000000-0000-4000-8000-000000000003",
+            "secret": "demo-apac-secret-0003", "refresh": "demo-apac-refresh-token-seed"}
+    # apac's integration user is in no GDAP group: no consent in customer25 (active GDAP, no consent).
+    assert_pc_error(pc(emu, http, "POST", f"/v1/customers/{customer(25)}/applicationconsents", token(emu, http, apac),
+                       json=consent_body(apac["app"])), 403, 2032)
 
 
 def test_consent_needs_app_plus_user_token(emu, http):

@@ -179,6 +179,18 @@ def test_handler_exception_becomes_service_500_and_is_counted():
     assert runtime.world.counters["handler_exceptions"] == 1
 
 
+def test_unserializable_result_is_a_500_not_a_dead_connection(minimal_emulator, client_for):
+    emu = minimal_emulator
+    router = emu.runtime.routers["graph"]
+    router.route("GET", r"/v1\.0/_test_unserializable")(lambda req: {"x": object()})
+    try:
+        r = client_for(emu).request("GET", "graph", "/v1.0/_test_unserializable")
+        assert r.status_code == 500
+        assert r.json()["error"]["code"] == "InternalServerError"
+    finally:
+        router.routes = [route for route in router.routes if "_test_unserializable" not in route[3]]
+
+
 def test_handler_results_dict_none_response():
     runtime, router = _runtime_with(lambda req: {"a": 1})
     router.route("GET", r"/v1\.0/none")(lambda req: None)
@@ -258,3 +270,48 @@ def test_cli_serve_prints_exports_and_stops_on_sigterm(tmp_path):
         proc.terminate()
         assert proc.wait(timeout=20) == 0
     assert not state.exists()
+
+
+def test_concurrent_clients(minimal_emulator):
+    import concurrent.futures
+
+    emu = minimal_emulator
+
+    def worker(_: int) -> list[int]:
+        s = requests.Session()
+        s.trust_env = False
+        s.verify = emu.ca_bundle
+        try:
+            return [s.get(emu.graph_endpoint + "/v1.0/users", timeout=30).status_code for _ in range(25)]
+        finally:
+            s.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = [code for codes in pool.map(worker, range(8)) for code in codes]
+    assert results == [401] * 200
+
+
+def test_cli_rejects_a_bad_world(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("partner_tenants:\n  - {key: x, id: nope, domains: [x.example]}\n")
+    env_root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "csp_emulator", "serve", "--world", str(bad)], cwd=env_root,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(env_root), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2
+    assert "id must be a GUID" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_emulator_from_a_dict_world():
+    world = {"customer_tenants": [{"key": "c", "id": "30000000-0000-4000-8000-0000000000cc",
+                                   "domains": ["c.onmicrosoft.com"], "region": "SA"}]}
+    with Emulator(world=world) as emu:
+        env = emu.env()
+        assert env["CSP_AUTHORITY_HOST"] == emu.authority_host
+        s = requests.Session()
+        s.trust_env = False
+        doc = s.get(f"{emu.authority_host}/c.onmicrosoft.com/v2.0/.well-known/openid-configuration",
+                    verify=emu.ca_bundle, timeout=10).json()
+        assert doc["tenant_region_scope"] == "SA"
+        state_dir = emu.state_dir
+    assert not Path(state_dir).exists()  # a temporary state dir is removed on stop
