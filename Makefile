@@ -22,7 +22,7 @@ BUILD_ROOT := $(CURDIR)/.build
 COLLECTION := $(BUILD_ROOT)/ansible_collections/cloudpartner/csp
 ANSIBLE_TEST := $(BIN)/ansible-test
 TEST_PYTHON ?= 3.11
-# ansible-test looks up helper tools (shellcheck, pip) on PATH.
+# ansible-test finds `python3.11` and its tools on PATH: use the venv's first.
 export PATH := $(BIN):$(PATH)
 
 EMULATOR_STATE := $(BUILD_ROOT)/emulator
@@ -64,9 +64,10 @@ sanity: venv collection-link ## ansible-test sanity on the collection copy
 # requirements, which .venv already has at the ranges users install, and
 # ansible-test units would build and fill a second environment for each run.
 # The tests import the collection as ansible_collections.cloudpartner.csp from
-# the copy, exactly as ansible-test would.
+# the copy, exactly as ansible-test would, and write no bytecode into it (sanity
+# may be reading the copy at the same time under `make test`).
 units: venv collection-link ## Unit tests (pytest) against the collection copy
-	cd $(COLLECTION) && PYTHONPATH=$(BUILD_ROOT) $(BIN)/python -m pytest tests/unit -p no:cacheprovider $(PYTEST_ARGS)
+	cd $(COLLECTION) && PYTHONPATH=$(BUILD_ROOT) PYTHONDONTWRITEBYTECODE=1 $(BIN)/python -m pytest tests/unit -p no:cacheprovider $(PYTEST_ARGS)
 
 emulator-tests: venv ## The emulator's own pytest suite
 	PYTHONPATH=tests/emulator $(BIN)/python -m pytest tests/emulator -p no:cacheprovider $(PYTEST_ARGS)

@@ -2,8 +2,10 @@
 """Run the `make test` steps one after another and sum up what they ran.
 
 Each step is a make target. A failing step does not stop the later ones, so
-one run shows every problem. The output of every step is shown as it comes
-and kept in .build/logs/<step>.log. The last line counts individual tests
+one run shows every problem. The output of every step is kept in
+.build/logs/<step>.log and shown as it comes, except for sanity: it is mostly
+one busy core (pylint), so it runs beside lint, units and the emulator tests
+on this 2-core machine and its log is shown when it ends. The last line counts individual tests
 across all steps: pytest cases (from JUnit XML), sanity tests and integration
 targets; lint counts as one test. The exit status is non-zero when anything
 failed or when nothing at all was tested.
@@ -30,18 +32,40 @@ class Result:
         self.seconds = 0.0
 
 
+def command(step, extra):
+    return ['make', '--no-print-directory', step] + extra
+
+
 def run(step, extra):
     log_path = os.path.join(LOGS, step + '.log')
-    command = ['make', '--no-print-directory', step] + extra
     print('\n=== make %s ===' % ' '.join([step] + extra), flush=True)
     with open(log_path, 'w', encoding='utf-8') as log:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(command(step, extra), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors='replace')
         for line in proc.stdout:
             sys.stdout.write(line)
             log.write(line)
         sys.stdout.flush()
         return proc.wait(), log_path
+
+
+class Background:
+    """A step whose output goes to its log only, shown when it is collected."""
+
+    def __init__(self, step, extra):
+        self.log_path = os.path.join(LOGS, step + '.log')
+        print('\n=== make %s (in the background; its output follows when it ends) ===' % ' '.join([step] + extra), flush=True)
+        self.log = open(self.log_path, 'w', encoding='utf-8')  # closed in wait()
+        self.proc = subprocess.Popen(command(step, extra), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def wait(self):
+        returncode = self.proc.wait()
+        self.log.close()
+        print('\n=== output of the background step (%s) ===' % os.path.relpath(self.log_path, ROOT))
+        sys.stdout.write(read(self.log_path))
+        sys.stdout.flush()
+        return returncode, self.log_path
 
 
 def read(path):
@@ -85,34 +109,69 @@ def count_ansible_test(result, log_path, returncode, started):
     result.passed = max(ran - failed, 0)
 
 
+def extra_args(step):
+    if step in ('units', 'emulator-tests'):
+        xml_path = os.path.join(LOGS, step + '.xml')
+        if os.path.exists(xml_path):
+            os.unlink(xml_path)
+        return ['PYTEST_ARGS=--junitxml=%s' % xml_path]
+    if step == 'integration':
+        return ['INTEGRATION_ARGS=--continue-on-error']
+    return []
+
+
+# Steps that run beside the ones that follow them, until one of WAIT_BEFORE starts.
+BACKGROUND = ('sanity',)
+WAIT_BEFORE = ('integration',)
+
+
 def main(steps):
     os.makedirs(LOGS, exist_ok=True)
+    # Refresh the collection copy once, before steps read it at the same time.
+    subprocess.run(['make', '--no-print-directory', 'collection-link'], cwd=ROOT, check=True)
     results = []
+    pending = []
+
+    def collect_background():
+        for result, job, started in pending:
+            returncode, log_path = job.wait()
+            result.seconds = time.monotonic() - started
+            count(result, returncode, log_path)
+            results.append(result)
+        pending.clear()
+
     for step in steps:
         result = Result(step)
-        extra = []
-        xml_path = os.path.join(LOGS, step + '.xml')
-        if step in ('units', 'emulator-tests'):
-            if os.path.exists(xml_path):
-                os.unlink(xml_path)
-            extra = ['PYTEST_ARGS=--junitxml=%s' % xml_path]
-        elif step == 'integration':
-            extra = ['INTEGRATION_ARGS=--continue-on-error']
+        if step in WAIT_BEFORE:
+            collect_background()
         start = time.monotonic()
-        returncode, log_path = run(step, extra)
+        if step in BACKGROUND and step != steps[-1]:
+            pending.append((result, Background(step, extra_args(step)), start))
+            continue
+        returncode, log_path = run(step, extra_args(step))
         result.seconds = time.monotonic() - start
-        if step in ('units', 'emulator-tests'):
-            count_junit(result, xml_path, returncode)
-        elif step == 'sanity':
-            count_ansible_test(result, log_path, returncode, r'(?m)^Running sanity test "')
-        elif step == 'integration':
-            count_ansible_test(result, log_path, returncode, r'(?m)^Running \S+ integration test (?:role|script)')
-        elif returncode:
-            result.failed = 1
-        else:
-            result.passed = 1
+        count(result, returncode, log_path)
         results.append(result)
+    collect_background()
+    results.sort(key=lambda r: steps.index(r.step))
+    return summarize(results)
 
+
+def count(result, returncode, log_path):
+    step = result.step
+    if step in ('units', 'emulator-tests'):
+        count_junit(result, os.path.join(LOGS, step + '.xml'), returncode)
+    elif step == 'sanity':
+        count_ansible_test(result, log_path, returncode, r'(?m)^Running sanity test "')
+    elif step == 'integration':
+        count_ansible_test(result, log_path, returncode, r'(?m)^Running \S+ integration test (?:role|script)')
+    elif returncode:
+        result.failed = 1
+    else:
+        result.passed = 1
+
+
+def summarize(results):
     print('\n=== summary ===')
     for r in results:
         print('  %-15s %4d passed %4d failed %4d skipped %6.0f s  %s' % (r.step, r.passed, r.failed, r.skipped, r.seconds, r.note))

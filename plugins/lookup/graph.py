@@ -13,7 +13,7 @@ description:
     variables) as the modules.
   - Runs on the controller. Reads only.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection.plugins
 options:
@@ -81,6 +81,20 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.options import Co
 from ansible_collections.cloudpartner.csp.plugins.module_utils.query import apply_query, compile_query
 
 
+class _TemplatedOptions:
+    """Options read from ``vars:`` arrive untemplated (e.g. ``csp_tenant_id: "{{ x }}"``); template them."""
+
+    def __init__(self, plugin):
+        self._plugin = plugin
+
+    def get_option(self, name):
+        value = self._plugin.get_option(name)
+        templar = getattr(self._plugin, "_templar", None)
+        if isinstance(value, str) and "{{" in value and templar is not None:
+            value = templar.template(value)
+        return value
+
+
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
@@ -90,7 +104,7 @@ class LookupModule(LookupBase):
                                "on the controller")
         try:
             compiled = compile_query(self.get_option("query"))
-            client = CspClient(ConnectionOptions.from_plugin(self))
+            client = CspClient(ConnectionOptions.from_plugin(_TemplatedOptions(self)))
             graph = client.graph(api_version=self.get_option("api_version"),
                                  fresh_token=self.get_option("fresh_token"))
             results = []

@@ -318,7 +318,7 @@ class RelationshipEnsurer:
         self.warnings = []
 
     # --- helpers -----------------------------------------------------------------------
-    def _find(self, spec):
+    def _find(self, spec, other_customer_is_error=True):
         matches = self.gdap.find_by_name(spec.display_name)
         live = [r for r in matches if r.get("status") not in ENDED]
         ended = [{"id": r.get("id"), "status": r.get("status"), "endDateTime": r.get("endDateTime"),
@@ -335,6 +335,10 @@ class RelationshipEnsurer:
         if current is not None and spec.customer_tenant_id:
             have = ((current.get("customer") or {}).get("tenantId") or "").lower()
             if have and have != spec.customer_tenant_id.lower():
+                if not other_customer_is_error:
+                    self.warnings.append("relationship %s named %r belongs to customer %s, not %s; left alone"
+                                         % (current["id"], spec.display_name, have, spec.customer_tenant_id))
+                    return None, ended
                 raise CspError("the display name %r is already used by relationship %s with customer %s; display "
                                "names are unique per partner, choose another one"
                                % (spec.display_name, current["id"], have), code="DisplayNameTaken")
@@ -434,7 +438,7 @@ class RelationshipEnsurer:
         return after
 
     def absent(self, spec):
-        current, ended = self._find(spec)
+        current, ended = self._find(spec, other_customer_is_error=False)
         extra = {"ended_relationships": ended}
         if current is None:
             return None, None, extra

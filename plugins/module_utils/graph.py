@@ -65,7 +65,7 @@ class GraphClient:
             parts, base = urlsplit(text), urlsplit(self.endpoint)
             if parts.scheme.lower() != "https" or parts.netloc.lower() != base.netloc.lower():
                 raise CspValidationError("URL %s is not on the Graph endpoint %s; a token is only sent there"
-                                         % (text.split("?")[0], self.endpoint), code="ForeignUrl")
+                                         % (text.split("?", maxsplit=1)[0], self.endpoint), code="ForeignUrl")
             return text
         if not text.startswith("/"):
             text = "/" + text
@@ -101,7 +101,7 @@ class GraphClient:
             # a cached token the service no longer accepts (revoked, or claims changed): once, fresh
             response = self._send(method, url, self._token(fresh=True), params, headers, body, raw_body)
         if not status_expected(response.status_code, expected_status):
-            raise error_from_response(response, "graph", action="%s %s" % (method, url.split("?")[0]))
+            raise error_from_response(response, "graph", action="%s %s" % (method, url.split("?", maxsplit=1)[0]))
         self.last_response = GraphResponse(response.status_code, response.headers, response.json(),
                                            response.request_id, response.client_request_id)
         return self.last_response
@@ -138,8 +138,7 @@ class GraphClient:
         for page in self.iter_pages(path_or_url, params=params, headers=headers, max_pages=max_pages):
             value = page.get("value")
             if isinstance(value, list):
-                for item in value:
-                    yield item
+                yield from value
             elif value is not None:
                 yield value
 

@@ -9,9 +9,13 @@
 - ``Retry-After`` (seconds, fractional allowed, or an HTTP date) is honoured exactly; a wait longer
   than ``max_wait`` or beyond the total budget ends the retries with the service's error.
 """
+# pylint's astroid mixes this module up with the standard library's ``http`` package and reports
+# that package's imports as unused here.
+# pylint: disable=unused-import
 
 import email.utils
 import json as jsonlib
+import math
 import random as random_module
 import time
 import uuid
@@ -72,7 +76,7 @@ def parse_retry_after(value, now=None):
         if when is None:
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds or seconds < 0:  # NaN or in the past
+    if math.isnan(seconds) or seconds < 0:  # NaN or in the past
         return 0.0
     return seconds
 
@@ -316,7 +320,7 @@ def _host(url):
 
 
 def _strip_query(url):
-    return str(url).split("?", 1)[0]
+    return str(url).split("?", maxsplit=1)[0]
 
 
 def _short(exc):

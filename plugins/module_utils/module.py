@@ -75,9 +75,6 @@ class CspModule:
     def warn(self, warning):
         self._module.warn(warning)
 
-    def deprecate(self, msg, version=None, date=None):
-        self._module.deprecate(msg, version=version, date=date, collection_name="cloudpartner.csp")
-
     # --- client ----------------------------------------------------------------------
     def connection_options(self):
         return ConnectionOptions.from_module(self._module)

@@ -39,7 +39,7 @@ class PartnerCenterClient:
         if "://" in text:
             if urlsplit(text).netloc.lower() != urlsplit(self.endpoint).netloc.lower():
                 raise CspValidationError("URL %s is not on the Partner Center endpoint %s" % (
-                    text.split("?")[0], self.endpoint), code="ForeignUrl")
+                    text.split("?", maxsplit=1)[0], self.endpoint), code="ForeignUrl")
             return text
         text = text.lstrip("/")
         if text.startswith("v1/"):
@@ -65,7 +65,7 @@ class PartnerCenterClient:
         response = self.http.send(method, url, headers=all_headers, params=params or None,
                                   idempotent=True if request_id else None, **kwargs)
         if not status_expected(response.status_code, expected_status):
-            raise error_from_response(response, "partner_center", action="%s %s" % (method, url.split("?")[0]))
+            raise error_from_response(response, "partner_center", action="%s %s" % (method, url.split("?", maxsplit=1)[0]))
         return PartnerCenterResponse(response.status_code, response.headers, response.json(),
                                      response.headers.get("MS-RequestId") or all_headers["MS-RequestId"],
                                      self.correlation_id)
@@ -85,8 +85,7 @@ class PartnerCenterClient:
 
     def paginate(self, path, params=None, max_pages=None):
         for page in self.iter_pages(path, params=params, max_pages=max_pages):
-            for item in page.get("items") or []:
-                yield item
+            yield from page.get("items") or []
 
     def get_all(self, path, params=None, max_pages=None):
         return list(self.paginate(path, params=params, max_pages=max_pages))

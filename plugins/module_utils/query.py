@@ -23,8 +23,9 @@ def compile_query(expression):
     try:
         return jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as exc:
-        raise CspValidationError("query %r is not a valid JMESPath expression: %s" % (
-            expression, str(exc).splitlines()[0]), code="InvalidQuery") from None
+        detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise CspValidationError("query %r is not a valid JMESPath expression: %s" % (expression, detail),
+                                 code="InvalidQuery") from None
 
 
 def apply_query(compiled, data):

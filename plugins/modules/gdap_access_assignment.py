@@ -8,8 +8,8 @@ module: gdap_access_assignment
 short_description: Assign a partner security group to roles of an active GDAP relationship
 version_added: 0.1.0
 description:
-  - Manages the access assignment of one partner security group on one GDAP relationship: which of the
-    relationship's roles the group's members get in the customer tenant.
+  - Manages the access assignment of one partner security group on one GDAP relationship, that is which of
+    the relationship's roles the group's members get in the customer tenant.
   - The roles must be a subset of the relationship's roles; this is checked before anything is written.
     Unknown role names fail before any request.
   - A new assignment is created; an existing one with other roles is updated with C(If-Match) and the
@@ -17,7 +17,7 @@ description:
     is handled by reading the assignment again and retrying once.
   - With O(wait=true) the module waits until the assignment is C(active) (or C(deleted) for O(state=absent)).
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes

@@ -25,7 +25,7 @@ description:
   - An update that meets a stale ETag (HTTP 412, the relationship changed in between) reads the
     relationship again and retries once.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes

@@ -13,7 +13,7 @@ description:
   - Each relationship comes with its role names, its approval link while it awaits approval and the days
     left while it is active.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes.INFO_MODULE

@@ -16,7 +16,7 @@ description:
     RV(would_send) shows what would have been sent.
   - A JMESPath O(query) is compiled before anything is sent, so a typo fails at once.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes

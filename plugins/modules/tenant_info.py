@@ -18,7 +18,7 @@ description:
     accepted, so that C(module_defaults) for C(group/cloudpartner.csp.csp) apply to this module too,
     and ignored.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes.info_module

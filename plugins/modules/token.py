@@ -17,7 +17,7 @@ description:
   - Returns the useful claims of the token (decoded, not verified) so a play can check, for example, that
     the token's C(appid) is the app being consented. The token itself is only returned with O(return_token=true).
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes

@@ -121,3 +121,10 @@ def test_retry_after_on_error():
 def test_error_kinds():
     assert errors.CspValidationError("x").kind == "validation"
     assert errors.CspTransportError("x").kind == "transport"
+
+
+def test_clean_description_drops_trace_tail():
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import clean_description
+    text = "AADSTS7000222: The provided client secret keys are expired. Trace ID: 1 Correlation ID: 2 Timestamp: x"
+    assert clean_description(text) == "The provided client secret keys are expired."
+    assert clean_description("AADSTS50076: MFA.\r\nTrace ID: 1") == "MFA."

@@ -29,14 +29,6 @@ HELPDESK = "helpdesk@contoso.onmicrosoft.com"
 SP_NAME = "service principal Contoso CSP App (%s)" % APP
 
 
-@pytest.fixture(autouse=True)
-def _fresh_warnings():
-    from ansible.module_utils.common import warnings
-    warnings._global_warnings.clear()
-    yield
-    warnings._global_warnings.clear()
-
-
 @pytest.fixture
 def fake(monkeypatch, session, idp):
     from ansible_collections.cloudpartner.csp.plugins.module_utils import client as client_mod

@@ -1,0 +1,267 @@
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: E402 - the documentation strings come first, as Ansible requires
+
+DOCUMENTATION = r"""
+name: customers
+short_description: Customer tenants of every regional partner tenant, from Partner Center and GDAP
+version_added: 0.1.0
+description:
+  - Makes one host per customer tenant of each configured regional partner tenant, read from Partner Center
+    (every page, following the continuation token) and, with O(gdap_summary=true), a summary of the
+    partner's GDAP relationships with it from Microsoft Graph.
+  - Each partner tenant has its own credentials (O(partner_tenants)); values can be vaulted strings or
+    templates such as C({{ lookup('env', 'CSP_US_SECRET') }}). Options not given for a partner tenant
+    (endpoints, CA bundle, cloud, token cache) come from the plugin's own options, which read the C(CSP_*)
+    environment. Without O(partner_tenants) the plugin's own connection options are the one partner tenant.
+  - A partner tenant that fails (credentials, network, permissions) is reported as a warning; the others still load.
+  - Host variables C(csp_tenant_id), C(csp_domain), C(csp_company_name), C(csp_region), C(csp_partner_tenant),
+    C(csp_partner_tenant_id), C(csp_relationship_to_partner), C(csp_dap) and C(csp_gdap).
+  - Groups C(region_<region>) (lower case, for example C(region_eu)), C(partner_<name>) and C(gdap_<state>)
+    with state C(active), C(pending), C(ended) or C(none); and whatever O(groups), O(keyed_groups) and O(compose) make.
+  - The file name must end in C(csp_customers.yml) or C(csp_customers.yaml).
+author:
+  - cloudpartner.csp contributors (@cloudpartner)
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+  - cloudpartner.csp.connection.PLUGINS
+options:
+  plugin:
+    description: The name of this plugin.
+    type: str
+    required: true
+    choices: [cloudpartner.csp.customers]
+  partner_tenants:
+    description:
+      - The regional partner tenants. Each customer becomes a host once per partner tenant that lists it.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Short name of the partner tenant (C(us), C(eu)); used in host variables and group names.
+        type: str
+        required: true
+      tenant_id:
+        description: The partner tenant's id or domain.
+        type: str
+        required: true
+      client_id:
+        description: The partner-managed app of that tenant.
+        type: str
+        required: true
+      client_secret:
+        description: The app's secret (a vaulted string or a template).
+        type: str
+      client_certificate_path:
+        description: PEM file with the app's key and certificate.
+        type: str
+      refresh_token:
+        description: Secure Application Model refresh token of the tenant's integration user.
+        type: str
+      region:
+        description: The region the partner tenant serves (C(NA), C(EU), C(AS), ...), for C(csp_region) and the region group.
+        type: str
+  hostname:
+    description: What names the host.
+    type: str
+    choices: [domain, tenant_id]
+    default: domain
+  gdap_summary:
+    description: Add C(csp_gdap) from the partner's GDAP relationships (one more paged read per partner tenant).
+    type: bool
+    default: true
+  page_size:
+    description: Customers per Partner Center page (1 to 500).
+    type: int
+    default: 500
+"""
+
+EXAMPLES = r"""
+# inventory/regions.csp_customers.yml
+plugin: cloudpartner.csp.customers
+partner_tenants:
+  - name: us
+    region: NA
+    tenant_id: contosopartnerus.onmicrosoft.com
+    client_id: 20000000-0000-4000-8000-000000000001
+    client_secret: "{{ lookup('env', 'CSP_US_CLIENT_SECRET') }}"
+    refresh_token: "{{ lookup('env', 'CSP_US_REFRESH_TOKEN') }}"
+  - name: eu
+    region: EU
+    tenant_id: contosopartnereu.onmicrosoft.com
+    client_id: 20000000-0000-4000-8000-000000000002
+    client_secret: !vault |
+      $ANSIBLE_VAULT;1.1;AES256
+      ...
+keyed_groups:
+  - key: csp_gdap.state
+    prefix: relationship
+compose:
+  ansible_connection: "'local'"
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/csp-inventory
+cache_timeout: 3600
+"""
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils.client import CspClient
+from ansible_collections.cloudpartner.csp.plugins.module_utils.customers import PAGE_SIZE, Customers, customer_view
+from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import ACTIVE, ENDED, GdapClient
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import CONNECTION_ENV, ConnectionOptions
+
+PER_PARTNER = ("tenant_id", "client_id", "client_secret", "client_certificate_path", "refresh_token")
+SHARED = tuple(name for name in CONNECTION_ENV if name not in PER_PARTNER)
+
+
+def gdap_summary(relationships):
+    """``{customer tenant id: summary}``: the best state over its relationships and each one in brief."""
+    out = {}
+    for rel in relationships:
+        tid = str((rel.get("customer") or {}).get("tenantId") or "").lower()
+        if not tid:
+            continue
+        entry = out.setdefault(tid, {"state": "none", "relationships": []})
+        entry["relationships"].append({"id": rel.get("id"), "display_name": rel.get("displayName"),
+                                       "status": rel.get("status"), "end": rel.get("endDateTime"),
+                                       "auto_extend": rel.get("autoExtendDuration")})
+    for entry in out.values():
+        statuses = {r["status"] for r in entry["relationships"]}
+        if statuses & ACTIVE:
+            entry["state"] = "active"
+        elif statuses - ENDED:
+            entry["state"] = "pending"
+        else:
+            entry["state"] = "ended"
+    return out
+
+
+def group_name(prefix, value):
+    text = "".join(c if c.isalnum() else "_" for c in str(value).lower())
+    return "%s_%s" % (prefix, text)
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+
+    NAME = "cloudpartner.csp.customers"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(("csp_customers.yml", "csp_customers.yaml"))
+
+    # --- options -------------------------------------------------------------------------
+    def _template(self, value):
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            return self.templar.template(value)
+        return to_native(value) if value is not None else None
+
+    def _partners(self):
+        shared = {}
+        for name in SHARED:
+            try:
+                shared[name] = self.get_option(name)
+            except KeyError:
+                shared[name] = None
+        entries = self.get_option("partner_tenants")
+        if not entries:
+            entry = {name: self.get_option(name) for name in PER_PARTNER}
+            entry["name"] = "default"
+            entries = [entry]
+        partners, seen = [], set()
+        for index, entry in enumerate(entries, 1):
+            if not isinstance(entry, dict) or not entry.get("name"):
+                raise AnsibleParserError("partner_tenants[%d] needs a name" % index)
+            if entry["name"] in seen:
+                raise AnsibleParserError("partner_tenants: the name %r is used twice" % entry["name"])
+            seen.add(entry["name"])
+            values = dict(shared)
+            values.update({k: self._template(entry.get(k)) for k in PER_PARTNER if entry.get(k) is not None})
+            partners.append({"name": str(entry["name"]), "region": self._template(entry.get("region")),
+                             "values": values})
+        return partners
+
+    # --- loading ---------------------------------------------------------------------------
+    def _load_partner(self, partner, page_size, with_gdap):
+        """The partner tenant's customers as plain host records (what the cache stores)."""
+        options = ConnectionOptions.from_dict(partner["values"], use_env=False)
+        client = CspClient(options)
+        summary = {}
+        if with_gdap:
+            summary = gdap_summary(GdapClient(client.graph()).list_relationships())
+        hosts = []
+        for record in Customers(client.partner_center()).iterate(page_size=page_size):
+            view = customer_view(record)
+            hosts.append({
+                "csp_tenant_id": view["tenant_id"],
+                "csp_domain": view["domain"],
+                "csp_company_name": view["company_name"],
+                "csp_region": partner["region"],
+                "csp_partner_tenant": partner["name"],
+                "csp_partner_tenant_id": options.tenant_id,
+                "csp_relationship_to_partner": view["relationship_to_partner"],
+                "csp_dap": bool(view["allow_delegated_access"]),
+                "csp_gdap": summary.get(view["tenant_id"], {"state": "none", "relationships": []}) if with_gdap
+                else None,
+            })
+        return hosts
+
+    def _load(self):
+        page_size = self.get_option("page_size")
+        if not 1 <= page_size <= PAGE_SIZE:
+            raise AnsibleParserError("page_size must be between 1 and %d" % PAGE_SIZE)
+        records, failed = [], []
+        for partner in self._partners():
+            try:
+                records.extend(self._load_partner(partner, page_size, self.get_option("gdap_summary")))
+            except CspError as err:
+                # one regional tenant being down must not hide the customers of the others
+                failed.append(partner["name"])
+                self.display.warning("cloudpartner.csp.customers: partner tenant %s skipped: %s"
+                                     % (partner["name"], err))
+        return {"hosts": records, "failed_partner_tenants": failed}
+
+    def _populate(self, data):
+        strict = self.get_option("strict")
+        hostname_key = "csp_domain" if self.get_option("hostname") == "domain" else "csp_tenant_id"
+        for record in data["hosts"]:
+            host = record.get(hostname_key) or record["csp_tenant_id"]
+            self.inventory.add_host(host)
+            for key, value in record.items():
+                self.inventory.set_variable(host, key, value)
+            groups = [group_name("partner", record["csp_partner_tenant"])]
+            if record.get("csp_region"):
+                groups.append(group_name("region", record["csp_region"]))
+            if record.get("csp_gdap") is not None:
+                groups.append(group_name("gdap", record["csp_gdap"]["state"]))
+            for group in groups:
+                self.inventory.add_group(group)
+                self.inventory.add_child(group, host)
+            self._set_composite_vars(self.get_option("compose"), record, host, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), record, host, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), record, host, strict=strict)
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        update_cache = self.get_option("cache") and not cache
+        data = None
+        if use_cache:
+            try:
+                data = self._cache[cache_key]
+            except KeyError:
+                update_cache = True
+        if data is None:
+            try:
+                data = self._load()
+            except CspError as err:
+                raise AnsibleError("cloudpartner.csp.customers: %s" % err) from None
+        if update_cache and not data["failed_partner_tenants"]:
+            # an incomplete result is not cached, so the next run tries the failed tenants again
+            self._cache[cache_key] = data
+        self._populate(data)

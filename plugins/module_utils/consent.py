@@ -1,0 +1,242 @@
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Partner Center application consent of a partner app in a customer tenant.
+
+What is consented is read from the customer tenant through Graph (the app's service principal and
+its ``oauth2PermissionGrants``), because Partner Center documents no read of consents. Writes go to
+Partner Center: ``POST /customers/{id}/applicationconsents`` and ``DELETE .../{appId}``; different
+scopes are replaced by DELETE then POST, as Microsoft's sample does.
+"""
+
+import uuid
+
+from .errors import CspAuthError, CspError, CspHttpError, CspValidationError
+from .graph import filter_eq
+from .options import is_guid
+
+# Names accepted for ``api`` besides an appId (the appIds of Microsoft's first-party APIs).
+KNOWN_APIS = {
+    "microsoft_graph": "00000003-0000-0000-c000-000000000000",
+    "partner_center": "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd",
+    "azure_service_management": "797f4846-ba00-4fd7-ba43-dac1f8f63013",
+    "exchange_online": "00000002-0000-0ff1-ce00-000000000000",
+    "sharepoint_online": "00000003-0000-0ff1-ce00-000000000000",
+    "azure_active_directory_graph": "00000002-0000-0000-c000-000000000000",
+}
+API_NAMES = {app_id: name for name, app_id in KNOWN_APIS.items()}
+
+# A token for the customer tenant is refused with these while the app is not (yet) present there,
+# which means: nothing is consented, and the service principals cannot be checked beforehand.
+APP_NOT_IN_TENANT = frozenset(["AADSTS90099", "AADSTS65001", "AADSTS700016", "AADSTS650052"])
+MISSING_SP_MARKERS = ("lacks a service principal", "AADSTS650052")
+ALREADY_EXISTS_MARKERS = ("already exists",)
+
+
+def admin_consent_url(login_host, customer_tenant_id, application_id):
+    return "%s/%s/adminconsent?client_id=%s" % (login_host.rstrip("/"), customer_tenant_id, application_id)
+
+
+def api_label(app_id):
+    name = API_NAMES.get(app_id)
+    return "%s (%s)" % (name, app_id) if name else app_id
+
+
+def normalize_grants(grants):
+    """``[{api, scopes}]`` -> ``{appId: sorted scopes}``; names resolved, duplicates merged, bad input refused."""
+    if not grants:
+        raise CspValidationError("grants must list at least one {api, scopes}", code="InvalidGrants")
+    out = {}
+    for index, grant in enumerate(grants, 1):
+        api = str((grant or {}).get("api") or "").strip()
+        app_id = api.lower() if is_guid(api) else KNOWN_APIS.get(api.lower().replace(" ", "_").replace("-", "_"))
+        if not app_id:
+            raise CspValidationError("grants[%d].api %r is neither an appId nor one of %s"
+                                     % (index, api, ", ".join(sorted(KNOWN_APIS))), code="InvalidGrants")
+        scopes = grant.get("scopes")
+        if isinstance(scopes, str):
+            scopes = scopes.replace(",", " ").split()
+        scopes = [str(s).strip() for s in scopes or [] if str(s).strip()]
+        if not scopes:
+            raise CspValidationError("grants[%d] (%s) has no scopes" % (index, api), code="InvalidGrants")
+        bad = [s for s in scopes if "," in s or " " in s]
+        if bad:
+            raise CspValidationError("grants[%d] scope names cannot contain commas or spaces: %s" % (index, bad),
+                                     code="InvalidGrants")
+        out[app_id] = sorted(set(out.get(app_id, [])) | set(scopes))
+    return out
+
+
+def grants_view(grants):
+    """``{label: scopes}`` for diff and results."""
+    return {api_label(k): v for k, v in sorted((grants or {}).items())}
+
+
+def consent_body(application_id, grants, display_name=None):
+    body = {"applicationId": application_id,
+            "applicationGrants": [{"enterpriseApplicationId": api, "scope": ",".join(scopes)}
+                                  for api, scopes in sorted(grants.items())]}
+    if display_name:
+        body["displayName"] = display_name
+    return body
+
+
+def _is_missing_sp(err):
+    return any(m.lower() in (err.message or "").lower() for m in MISSING_SP_MARKERS)
+
+
+def _is_already_exists(err):
+    return err.status == 409 or any(m in (err.message or "").lower() for m in ALREADY_EXISTS_MARKERS)
+
+
+class ConsentClient:
+    """Reads the consent from the customer's Graph and writes it through Partner Center."""
+
+    def __init__(self, customer_graph, partner_center, customer_tenant_id, application_id, login_host):
+        self.graph = customer_graph
+        self.pc = partner_center
+        self.customer = customer_tenant_id
+        self.application_id = application_id
+        self.login_host = login_host
+        self.readable = True
+        self.unreadable_reason = None
+
+    def manual_url(self):
+        return admin_consent_url(self.login_host, self.customer, self.application_id)
+
+    def missing_sp_error(self, apis, cause=None):
+        return CspError(
+            "the customer tenant %s has no service principal for %s, so Partner Center cannot consent to app %s. "
+            "A Global Administrator of the customer can consent once through %s (which creates the missing "
+            "service principals), or remove those APIs from grants"
+            % (self.customer, ", ".join(api_label(a) for a in apis), self.application_id, self.manual_url()),
+            code="MissingServicePrincipal", status=getattr(cause, "status", None),
+            request_id=getattr(cause, "request_id", None), service=getattr(cause, "service", None),
+            correlation_id=getattr(cause, "correlation_id", None),
+            # Microsoft's own answer stays visible next to the clearer message
+            details={"code": cause.code, "message": cause.message} if cause is not None else None)
+
+    def _service_principal(self, app_id):
+        found = self.graph.get_all("/servicePrincipals", params={"$filter": filter_eq("appId", app_id),
+                                                                 "$select": "id,appId,displayName"})
+        return found[0] if found else None
+
+    def read(self):
+        """``{api appId: sorted scopes}`` consented to the app now, or None when the app is not in the tenant.
+
+        When the customer tenant refuses a token for the app (not authorized there yet), the consent
+        is taken as absent and ``readable`` is False.
+        """
+        try:
+            sp = self._service_principal(self.application_id)
+        except CspAuthError as err:
+            if err.code in APP_NOT_IN_TENANT:
+                self.readable = False
+                self.unreadable_reason = str(err)
+                return None
+            raise
+        if sp is None:
+            return None
+        grants = self.graph.get_all("/oauth2PermissionGrants", params={"$filter": filter_eq("clientId", sp["id"])})
+        current, resources = {}, {}
+        for grant in grants:
+            if grant.get("consentType") not in (None, "AllPrincipals"):
+                continue  # a single user's consent is not what Partner Center gives
+            rid = grant.get("resourceId")
+            if rid not in resources:
+                resources[rid] = str(self.graph.get("/servicePrincipals/%s" % rid,
+                                                    params={"$select": "id,appId"}).get("appId", rid)).lower()
+            scopes = str(grant.get("scope") or "").split()
+            current[resources[rid]] = sorted(set(current.get(resources[rid], [])) | set(scopes))
+        return current
+
+    def missing_service_principals(self, apis):
+        """APIs without a service principal in the customer (empty when it cannot be read)."""
+        if not self.readable:
+            return []
+        return [api for api in apis if self._service_principal(api) is None]
+
+    def create(self, grants, display_name=None):
+        """POST the consent; returns False when Partner Center says it already exists."""
+        try:
+            self.pc.request("POST", "customers/%s/applicationconsents" % self.customer,
+                            body=consent_body(self.application_id, grants, display_name),
+                            request_id=str(uuid.uuid4()))
+        except CspHttpError as err:
+            if _is_missing_sp(err):
+                missing = [a for a in grants if a in (err.message or "").lower()] or sorted(grants)
+                raise self.missing_sp_error(missing, cause=err) from None
+            if _is_already_exists(err):
+                return False
+            raise
+        return True
+
+    def delete(self):
+        """DELETE the consent; returns False when there was none."""
+        try:
+            self.pc.request("DELETE", "customers/%s/applicationconsents/%s" % (self.customer, self.application_id))
+        except CspHttpError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+
+def check_calling_app(token, application_id):
+    """Partner Center only consents for the app that calls it, with an app + user token."""
+    claims = token.claims or {}
+    caller = str(claims.get("appid") or claims.get("azp") or "").lower()
+    if caller != application_id:
+        raise CspValidationError(
+            "the calling token is for app %s but application_id is %s: Partner Center accepts application consent "
+            "only from the app being consented; connect with client_id %s (and its credential and refresh token)"
+            % (caller or "(unknown)", application_id, application_id), code="CallerIsNotApplication")
+    if claims.get("idtyp") == "app" or (not claims.get("scp") and claims.get("roles")):
+        raise CspValidationError(
+            "application consent needs an app + user token: give the Secure Application Model refresh_token of "
+            "the integration user", code="AppPlusUserTokenRequired")
+
+
+class ConsentEnsurer:
+    def __init__(self, consents, check_mode=False):
+        self.consents = consents
+        self.check_mode = check_mode
+        self.actions = []
+        self.warnings = []
+
+    def present(self, desired, display_name=None):
+        """Returns ``(before, after)`` as ``{appId: scopes}`` dicts (None = no consent)."""
+        current = self.consents.read()
+        missing = self.consents.missing_service_principals(sorted(desired))
+        if missing:
+            raise self.consents.missing_sp_error(missing)
+        if not self.consents.readable:
+            self.warnings.append("app %s is not authorized in customer %s yet, so its consent and the customer's "
+                                 "service principals could not be read; Partner Center checks them"
+                                 % (self.consents.application_id, self.consents.customer))
+        if current == desired:
+            return current, current
+        if current:
+            self.actions.append("delete")
+        self.actions.append("create")
+        if self.check_mode:
+            return current, desired
+        if current:
+            self.consents.delete()
+        if not self.consents.create(desired, display_name):
+            # Only reachable when the consent could not be read: take Partner Center's word for it.
+            self.actions.remove("create")
+            self.warnings.append("Partner Center reports that the consent already exists")
+            return current, current
+        return current, desired
+
+    def absent(self):
+        current = self.consents.read()
+        if current is None:  # no service principal of the app (or not even authorized): nothing consented
+            return None, None
+        self.actions.append("delete")
+        if self.check_mode:
+            return current, None
+        if not self.consents.delete():
+            self.actions.remove("delete")
+        return current, None
+

@@ -1,0 +1,199 @@
+#!/usr/bin/python
+# Copyright: Contributors to the cloudpartner.csp collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: E402 - the documentation strings come first, as Ansible requires
+
+DOCUMENTATION = r"""
+module: application_consent
+short_description: Consent to the partner app in a customer tenant through Partner Center
+version_added: 0.1.0
+description:
+  - Gives (or removes) the Partner Center application consent of the partner-managed app in a customer tenant,
+    the GDAP-era replacement for DAP pre-consent.
+  - Before anything is written the module checks that the calling token is for the app being consented
+    (Partner Center accepts nothing else) and that every API in O(grants) has a service principal in the
+    customer tenant. A missing one fails with the API's name and the admin-consent link a Global
+    Administrator of the customer can use instead.
+  - What is consented now is read from the customer tenant through Microsoft Graph (the app's service principal
+    and its delegated permission grants). Equal scopes change nothing; different scopes are replaced by removing
+    the consent and giving it again, as Microsoft's sample does. "Already exists" from Partner Center is success.
+  - While the app is not present in the customer tenant at all, the customer tenant refuses tokens for it; the
+    consent is then taken as absent and the service principals are checked by Partner Center itself (its error
+    is reported the same way).
+author:
+  - cloudpartner.csp contributors (@cloudpartner)
+extends_documentation_fragment:
+  - cloudpartner.csp.connection
+  - cloudpartner.csp.attributes
+attributes:
+  check_mode:
+    support: full
+    details: The token check and the reads run; nothing is written.
+  diff_mode:
+    support: full
+options:
+  customer_tenant_id:
+    description:
+      - Tenant id of the customer, or one of its verified domains.
+    type: str
+    required: true
+  application_id:
+    description:
+      - Application (client) id of the app to consent. Defaults to O(client_id), which it must equal anyway.
+    type: str
+  display_name:
+    description:
+      - Display name sent with the consent.
+    type: str
+  grants:
+    description:
+      - The APIs and their permissions (scopes) to consent. Required with O(state=present).
+    type: list
+    elements: dict
+    suboptions:
+      api:
+        description:
+          - The API's appId, or one of V(microsoft_graph), V(partner_center), V(azure_service_management),
+            V(exchange_online), V(sharepoint_online), V(azure_active_directory_graph).
+        type: str
+        required: true
+      scopes:
+        description:
+          - Permission names, for example V(Directory.Read.All) or V(user_impersonation).
+        type: list
+        elements: str
+        required: true
+  state:
+    description:
+      - V(present) gives the consent with exactly O(grants), V(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Partner Center needs an app + user token (O(refresh_token) of the integration user) whose user holds
+    Global, Application or Cloud Application Administrator in the customer (usually through a GDAP access
+    assignment).
+seealso:
+  - module: cloudpartner.csp.gdap_access_assignment
+  - module: cloudpartner.csp.application_permissions_info
+"""
+
+EXAMPLES = r"""
+- name: Consent to the partner app in Margie's Travel
+  cloudpartner.csp.application_consent:
+    customer_tenant_id: 30000000-0000-4000-8000-000000000017
+    display_name: Contoso CSP App
+    grants:
+      - api: microsoft_graph
+        scopes: [Directory.AccessAsUser.All, Directory.Read.All, Group.ReadWrite.All]
+      - api: partner_center
+        scopes: [user_impersonation]
+  register: consent
+
+- name: Consent to exactly what the app registration requires (see application_permissions_info)
+  cloudpartner.csp.application_consent:
+    customer_tenant_id: "{{ customer_id }}"
+    grants: "{{ app_permissions.consent_grants }}"
+
+- name: Remove the consent
+  cloudpartner.csp.application_consent:
+    customer_tenant_id: 30000000-0000-4000-8000-000000000017
+    state: absent
+"""
+
+RETURN = r"""
+grants:
+  description:
+    - What is consented after the run (in check mode, what would be).
+    - Keys are C(<api name> (<appId>)), values the sorted scopes.
+  returned: always
+  type: dict
+  sample: {"microsoft_graph (00000003-0000-0000-c000-000000000000)": [Directory.Read.All]}
+actions:
+  description: Partner Center writes done (or, in check mode, that would be done) in order, C(delete) and/or C(create).
+  returned: always
+  type: list
+  elements: str
+  sample: [delete, create]
+application_id:
+  description: The consented app.
+  returned: always
+  type: str
+customer_tenant_id:
+  description: The customer's tenant id.
+  returned: always
+  type: str
+consent_readable:
+  description: False when the customer tenant refused a token for the app (no consent yet), so nothing could be read.
+  returned: always
+  type: bool
+admin_consent_url:
+  description: The link a Global Administrator of the customer can open to consent manually.
+  returned: always
+  type: str
+error:
+  description: Microsoft's error when the module failed (Partner Center C(code), Graph C(error.code) or C(AADSTS...)).
+  returned: on failure
+  type: dict
+"""
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils.consent import (
+    ConsentClient,
+    ConsentEnsurer,
+    check_calling_app,
+    grants_view,
+    normalize_grants,
+)
+from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import is_guid
+
+
+def argument_spec():
+    return dict(
+        customer_tenant_id=dict(type="str", required=True),
+        application_id=dict(type="str"),
+        display_name=dict(type="str"),
+        grants=dict(type="list", elements="dict", options=dict(
+            api=dict(type="str", required=True),
+            scopes=dict(type="list", elements="str", required=True),
+        )),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+
+
+def main():
+    module = CspModule(argument_spec=argument_spec(), required_if=[("state", "present", ("grants",))],
+                       supports_check_mode=True)
+    params = module.params
+    try:
+        desired = normalize_grants(params["grants"]) if params["state"] == "present" else None
+        app_id = params["application_id"] or params["client_id"]
+        if not is_guid(app_id or ""):
+            raise CspValidationError("application_id %r is not a GUID" % app_id, code="InvalidApplicationId")
+        app_id = app_id.lower()
+        client = module.client
+        customer = client.tokens.resolve_tenant(params["customer_tenant_id"])
+        # the token Partner Center will get: its appid must be the app being consented
+        check_calling_app(client.tokens.get_token(resource="partner_center"), app_id)
+        consents = ConsentClient(client.graph(tenant=customer), client.partner_center(), customer, app_id,
+                                 client.options.cloud.authority_host)
+        ensurer = ConsentEnsurer(consents, check_mode=module.check_mode)
+        if params["state"] == "present":
+            before, after = ensurer.present(desired, params["display_name"])
+        else:
+            before, after = ensurer.absent()
+    except CspError as err:
+        module.fail_from_error(err)
+    for warning in ensurer.warnings:
+        module.warn(warning)
+    result = dict(changed=bool(ensurer.actions), actions=ensurer.actions, grants=grants_view(after),
+                  application_id=app_id, customer_tenant_id=customer, consent_readable=consents.readable,
+                  admin_consent_url=consents.manual_url())
+    if module.diff_mode:
+        result["diff"] = dict(before=grants_view(before), after=grants_view(after))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

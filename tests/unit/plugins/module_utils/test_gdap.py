@@ -1,0 +1,400 @@
+"""GDAP desired-state logic against a small in-memory GDAP service (no HTTP, no sleeping)."""
+
+import itertools
+
+import pytest
+
+from ansible_collections.cloudpartner.csp.plugins.module_utils import gdap
+from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError, GraphError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.roles import BUILTIN_ROLES, resolve_roles
+
+CUSTOMER = "30000000-0000-4000-8000-000000000002"
+OTHER = "30000000-0000-4000-8000-000000000003"
+UA = BUILTIN_ROLES["User Administrator"]
+GR = BUILTIN_ROLES["Global Reader"]
+HA = BUILTIN_ROLES["Helpdesk Administrator"]
+GROUP = "12000000-0000-4000-8000-000000010004"
+
+
+class Response:
+    def __init__(self, status, json=None, headers=None):
+        self.status = status
+        self.json = json
+        self.headers = headers or {}
+
+
+class FakeGdapService:
+    """Just enough of Graph's GDAP endpoints: ETags, If-Match, 412, requests, 202 operations."""
+
+    def __init__(self):
+        self.rels = {}
+        self.assignments = {}
+        self.operations = {}
+        self.calls = []
+        self.ids = itertools.count(1)
+        self.stale_once = set()  # ids whose next If-Match write answers 412
+
+    # helpers -------------------------------------------------------------------------
+    def add(self, name, customer=CUSTOMER, roles=(UA, GR), status="created", auto="PT0S", duration="P730D"):
+        rid = "%s-%04d" % (customer, next(self.ids))
+        self.rels[rid] = {"id": rid, "displayName": name, "customer": {"tenantId": customer},
+                          "accessDetails": gdap.unified_roles(list(roles)), "status": status,
+                          "autoExtendDuration": auto, "duration": duration, "_v": 1}
+        return rid
+
+    def writes(self):
+        return [c for c in self.calls if c[0] != "GET"]
+
+    @staticmethod
+    def _out(obj):
+        out = {k: v for k, v in obj.items() if not k.startswith("_")}
+        out["@odata.etag"] = 'W/"%s"' % obj["_v"]
+        return out
+
+    def _check(self, obj, headers):
+        if obj["id"] in self.stale_once:
+            self.stale_once.discard(obj["id"])
+            obj["_v"] += 1  # someone else changed it
+        if (headers or {}).get("If-Match") != 'W/"%s"' % obj["_v"]:
+            raise GraphError("precondition failed", code="PreconditionFailed", status=412)
+
+    # GraphClient surface ---------------------------------------------------------------
+    def paginate(self, path, params=None):
+        self.calls.append(("GET", path, params))
+        if path.endswith("/accessAssignments"):
+            rid = path.split("/")[-2]
+            return [self._out(a) for a in self.assignments.values() if a["_rel"] == rid]
+        items = list(self.rels.values())
+        flt = (params or {}).get("$filter")
+        if flt:
+            name = flt.split(" eq ", 1)[1].strip("'").replace("''", "'")
+            items = [r for r in items if r["displayName"] == name]
+        return [self._out(r) for r in items]
+
+    def get(self, path, params=None):
+        self.calls.append(("GET", path, params))
+        parts = path.split("/")
+        if "operations" in parts:
+            op = self.operations[parts[-1]]
+            op["status"] = {"notStarted": "running", "running": "succeeded"}.get(op["status"], op["status"])
+            if op["status"] == "succeeded":
+                self.assignments[op["aid"]]["accessDetails"] = gdap.unified_roles(op["roles"])
+            return dict(op)
+        if "accessAssignments" in parts:
+            aa = self.assignments[parts[-1]]
+            aa["status"] = {"pending": "active", "deleting": "deleted"}.get(aa["status"], aa["status"])
+            return self._out(aa)
+        rel = self.rels.get(parts[-1])
+        if rel is None:
+            raise GraphError("not found", code="notFound", status=404)
+        rel["status"] = {"approved": "activating", "activating": "active",
+                         "terminationRequested": "terminated"}.get(rel["status"], rel["status"])
+        return self._out(rel)
+
+    def request(self, method, path, body=None, headers=None, params=None):
+        self.calls.append((method, path, body))
+        parts = path.split("/")
+        if method == "POST" and path == gdap.RELATIONSHIPS:
+            rid = self.add(body["displayName"], body["customer"]["tenantId"],
+                           [r["roleDefinitionId"] for r in body["accessDetails"]["unifiedRoles"]],
+                           auto=body.get("autoExtendDuration", "PT0S"), duration=body["duration"])
+            return Response(201, self._out(self.rels[rid]))
+        if method == "POST" and parts[-1] == "requests":
+            rel = self.rels[parts[-2]]
+            rel["status"] = {"lockForApproval": "approvalPending", "terminate": "terminationRequested"}[body["action"]]
+            rel["_v"] += 1
+            return Response(201, {"id": "req", "action": body["action"], "status": "created"})
+        if method == "POST" and parts[-1] == "accessAssignments":
+            aid = "aa-%d" % next(self.ids)
+            self.assignments[aid] = {"id": aid, "_rel": parts[-2], "status": "pending", "_v": 1,
+                                     "accessContainer": body["accessContainer"], "accessDetails": body["accessDetails"]}
+            return Response(201, self._out(self.assignments[aid]))
+        if "accessAssignments" in parts:
+            aa = self.assignments[parts[-1]]
+            self._check(aa, headers)
+            if method == "DELETE":
+                aa["status"] = "deleting"
+                return Response(204)
+            op = "op-%d" % next(self.ids)
+            self.operations[op] = {"id": op, "status": "notStarted", "aid": aa["id"],
+                                   "roles": [r["roleDefinitionId"] for r in body["accessDetails"]["unifiedRoles"]]}
+            aa["_v"] += 1
+            return Response(202, None, {"Location": "https://graph.test/v1.0%s/../operations/%s" % (path, op)})
+        rel = self.rels[parts[-1]]
+        self._check(rel, headers)
+        if method == "DELETE":
+            del self.rels[rel["id"]]
+            return Response(204)
+        for key, value in body.items():
+            rel[key] = value
+        rel["_v"] += 1
+        return Response(200, self._out(rel))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def service():
+    return FakeGdapService()
+
+
+@pytest.fixture
+def client(service):
+    clock = Clock()
+    return gdap.GdapClient(service, sleep=clock.sleep, clock=clock)
+
+
+def spec(**kw):
+    values = dict(display_name="rel", customer_tenant_id=CUSTOMER, roles=["User Administrator", "Global Reader"],
+                  duration="P730D")
+    values.update(kw)
+    return gdap.RelationshipSpec(**values)
+
+
+# --- validation --------------------------------------------------------------------------
+@pytest.mark.parametrize("value,days", [("P1D", 1), ("P2Y", 730), ("P730D", 730), ("P1Y6M", 545), ("P2W", 14)])
+def test_duration_seconds(value, days):
+    assert gdap.duration_seconds(value) == days * gdap.DAY
+
+
+@pytest.mark.parametrize("value", ["P0D", "PT23H", "P731D", "P3Y", "P", "PT", "730", "P1DT", "1D"])
+def test_duration_out_of_range_or_invalid(value):
+    with pytest.raises(CspValidationError):
+        gdap.check_duration(value)
+
+
+def test_display_name_limit():
+    gdap.check_display_name("x" * 50)
+    with pytest.raises(CspValidationError, match="at most 50"):
+        gdap.check_display_name("x" * 51)
+    with pytest.raises(CspValidationError):
+        gdap.check_display_name("  ")
+
+
+def test_auto_extend_refused_with_global_admin():
+    with pytest.raises(CspValidationError, match="Global Administrator"):
+        spec(roles=["Global Administrator"], auto_extend="P180D")
+    assert spec(roles=["Global Administrator"], auto_extend="PT0S").auto_extend == "PT0S"
+
+
+def test_unknown_roles_all_reported():
+    with pytest.raises(CspValidationError) as info:
+        resolve_roles(["User Administrator", "Boss", "Chief"])
+    assert "'Boss'" in str(info.value) and "'Chief'" in str(info.value)
+    assert info.value.code == "UnknownRole"
+
+
+def test_roles_by_name_id_alias_case():
+    ids = resolve_roles(["user administrator", UA.upper(), "Company Administrator", "  Global   Reader "])
+    assert ids == [UA, BUILTIN_ROLES["Global Administrator"], GR]
+
+
+def test_relationship_id_shapes():
+    assert gdap.looks_like_relationship_id(CUSTOMER + "-" + "5d1e6f0c-8b3c-4b7a-9f3e-2c7c2d9a1b11")
+    assert gdap.looks_like_relationship_id(CUSTOMER)
+    assert not gdap.looks_like_relationship_id("us-customer01-standard")
+
+
+# --- relationships -------------------------------------------------------------------------
+def test_create_locks_and_returns_link(service, client):
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec())
+    assert before is None and after["status"] == "approvalPending"
+    assert ensurer.actions == ["create", "lockForApproval"]
+    assert gdap.relationship_result(after)["approval_link"].endswith(after["id"])
+    assert [c[0] for c in service.writes()] == ["POST", "POST"]
+
+
+def test_check_mode_sends_no_write(service, client):
+    service.add("rel", status="created", roles=(UA,))
+    ensurer = gdap.RelationshipEnsurer(client, check_mode=True)
+    ensurer.present(spec())
+    assert ensurer.actions == ["update", "lockForApproval"]
+    assert service.writes() == []
+    assert gdap.RelationshipEnsurer(client, check_mode=True).present(spec(display_name="new"))[1] is None
+    assert service.writes() == []
+
+
+def test_idempotent(service, client):
+    service.add("rel", status="approvalPending")
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, _ = ensurer.present(spec(roles=["Global Reader", "User Administrator"]))
+    assert ensurer.actions == [] and service.writes() == [] and after is before
+
+
+def test_created_is_patched_with_if_match_then_locked(service, client):
+    rid = service.add("rel", status="created", roles=(UA,))
+    ensurer = gdap.RelationshipEnsurer(client)
+    _, after, _ = ensurer.present(spec())
+    patch = [c for c in service.writes() if c[0] == "PATCH"]
+    assert patch == [("PATCH", gdap.RELATIONSHIPS + "/" + rid, {"accessDetails": gdap.unified_roles([UA, GR])})]
+    assert after["status"] == "approvalPending"
+
+
+def test_stale_etag_is_reread_and_retried_once(service, client):
+    rid = service.add("rel", status="created", roles=(UA,))
+    service.stale_once.add(rid)
+    gdap.RelationshipEnsurer(client).present(spec())
+    assert client.etag_retries == 1
+    assert len([c for c in service.writes() if c[0] == "PATCH"]) == 2
+    assert set(gdap.relationship_roles(service.rels[rid])) == {UA, GR}
+
+
+def test_other_errors_are_not_retried(service, client):
+    def boom(obj):
+        raise GraphError("bad", code="badRequest", status=400)
+    with pytest.raises(GraphError):
+        client.with_fresh_etag({}, lambda: {}, boom)
+    assert client.etag_retries == 0
+
+
+def test_active_roles_are_immutable_without_replace(service, client):
+    service.add("rel", status="active", roles=(UA, GR, HA))
+    with pytest.raises(CspError) as info:
+        gdap.RelationshipEnsurer(client).present(spec())
+    assert info.value.code == "RelationshipImmutable"
+    assert "Helpdesk Administrator" in str(info.value) and "replace=true" in str(info.value)
+    assert service.writes() == []
+
+
+def test_pending_roles_cannot_change(service, client):
+    service.add("rel", status="approvalPending", roles=(UA,))
+    with pytest.raises(CspError) as info:
+        gdap.RelationshipEnsurer(client).present(spec(), replace=True)
+    assert info.value.code == "RelationshipLocked"
+
+
+def test_auto_extend_patched_on_active(service, client):
+    rid = service.add("rel", status="active")
+    ensurer = gdap.RelationshipEnsurer(client)
+    _, after, _ = ensurer.present(spec(auto_extend="P180D"))
+    assert ensurer.actions == ["update"]
+    assert service.writes() == [("PATCH", gdap.RELATIONSHIPS + "/" + rid, {"autoExtendDuration": "P180D"})]
+    assert after["autoExtendDuration"] == "P180D"
+
+
+def test_replace_terminates_then_creates(service, client):
+    old = service.add("rel", status="active", roles=(UA, GR, HA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    _, after, extra = ensurer.present(spec(), replace=True, wait_timeout=10)
+    assert ensurer.actions == ["terminate", "create", "lockForApproval"]
+    assert extra["replaced"]["id"] == old and after["id"] != old
+    assert service.rels[old]["status"] == "terminated"
+
+
+def test_ended_same_name_is_reported_not_reused(service, client):
+    old = service.add("rel", status="expired")
+    ensurer = gdap.RelationshipEnsurer(client)
+    _, after, extra = ensurer.present(spec())
+    assert extra["ended_relationships"][0]["id"] == old
+    assert after["id"] != old and ensurer.warnings
+
+
+def test_name_taken_by_other_customer(service, client):
+    service.add("rel", customer=OTHER, status="active")
+    with pytest.raises(CspError, match="unique per partner"):
+        gdap.RelationshipEnsurer(client).present(spec())
+
+
+def test_wait_active_timeout_is_clean(service, client):
+    rid = service.add("rel", status="approvalPending")
+    after, reached = gdap.RelationshipEnsurer(client).wait_active({"id": rid}, timeout=5, interval=2)
+    assert not reached and after["status"] == "approvalPending"
+    assert sum(client.sleep.__self__.slept) <= 5
+
+
+def test_wait_active_follows_the_status_machine(service, client):
+    rid = service.add("rel", status="approved")
+    after, reached = gdap.RelationshipEnsurer(client).wait_active({"id": rid}, timeout=60, interval=1)
+    assert reached and after["status"] == "active"
+
+
+def test_absent_deletes_created_and_terminates_active(service, client):
+    created = service.add("a", status="created")
+    active = service.add("b", status="active")
+    service.add("c", status="approvalPending")
+    gdap.RelationshipEnsurer(client).absent(spec(display_name="a"))
+    assert created not in service.rels
+    _, after, _ = gdap.RelationshipEnsurer(client).absent(spec(display_name="b"))
+    assert after["status"] in gdap.ENDED and service.rels[active]["status"] in gdap.ENDED
+    with pytest.raises(CspError, match="approvalPending"):
+        gdap.RelationshipEnsurer(client).absent(spec(display_name="c"))
+    ensurer = gdap.RelationshipEnsurer(client)
+    ensurer.absent(spec(display_name="b"))
+    assert ensurer.actions == []
+
+
+# --- access assignments ---------------------------------------------------------------------
+def active_rel(service, roles=(UA, GR, HA)):
+    rid = service.add("rel", status="active", roles=roles)
+    return service._out(service.rels[rid])
+
+
+def test_assignment_roles_must_be_subset(service):
+    rel = active_rel(service, roles=(UA,))
+    with pytest.raises(CspValidationError) as info:
+        gdap.AssignmentEnsurer.check_subset(rel, [UA, GR])
+    assert "Global Reader" in str(info.value) and info.value.code == "RolesNotInRelationship"
+
+
+def test_assignment_create_update_delete(service, client):
+    rel = active_rel(service)
+    ensurer = gdap.AssignmentEnsurer(client, interval=1)
+    _, after, reached = ensurer.present(rel, GROUP, [UA])
+    assert reached and after["status"] == "active"
+    # idempotent
+    ensurer = gdap.AssignmentEnsurer(client, interval=1)
+    writes = len(service.writes())
+    ensurer.present(rel, GROUP, [UA])
+    assert ensurer.actions == [] and len(service.writes()) == writes
+    # update follows the 202 operation
+    ensurer = gdap.AssignmentEnsurer(client, interval=1)
+    _, after, reached = ensurer.present(rel, GROUP, [UA, GR])
+    assert ensurer.actions == ["update"] and reached
+    assert set(gdap.relationship_roles(after)) == {UA, GR}
+    assert any("/operations/" in c[1] for c in service.calls if c[0] == "GET")
+    # delete
+    ensurer = gdap.AssignmentEnsurer(client, interval=1)
+    _, after, reached = ensurer.absent(rel, GROUP)
+    assert ensurer.actions == ["delete"] and after["status"] == "deleted"
+    assert gdap.AssignmentEnsurer(client).absent(rel, GROUP) == (None, None, True)
+
+
+def test_assignment_stale_etag(service, client):
+    rel = active_rel(service)
+    gdap.AssignmentEnsurer(client, interval=1).present(rel, GROUP, [UA])
+    aid = next(iter(service.assignments))
+    service.stale_once.add(aid)
+    gdap.AssignmentEnsurer(client, interval=1).present(rel, GROUP, [UA, HA])
+    assert client.etag_retries == 1
+
+
+def test_assignment_check_mode(service, client):
+    rel = active_rel(service)
+    ensurer = gdap.AssignmentEnsurer(client, check_mode=True)
+    assert ensurer.present(rel, GROUP, [UA]) == (None, None, True)
+    assert ensurer.actions == ["create"] and service.writes() == []
+
+
+def test_assignment_needs_active_relationship(service, client):
+    rid = service.add("rel", status="approvalPending")
+    with pytest.raises(CspError, match="approved"):
+        gdap.AssignmentEnsurer(client).present(service._out(service.rels[rid]), GROUP, [UA])
+
+
+def test_absent_leaves_another_customers_relationship_alone(service, client):
+    service.add("rel", customer=OTHER, status="active")
+    ensurer = gdap.RelationshipEnsurer(client)
+    assert ensurer.absent(spec())[0] is None
+    assert ensurer.actions == [] and ensurer.warnings and service.writes() == []
