@@ -7,11 +7,14 @@ CI file host that is unreachable here. This file plays both roles:
 
 * ``python scripts/get_pip_standin.py --install-cache`` copies this file into
   ansible-test's cache under the name the installed ansible-test looks for.
-* When ansible-test runs it (as the cached get-pip script), it bootstraps pip
-  from the interpreter's bundled wheel and then installs what was asked for
-  from the package index configured for this machine.
+* When ansible-test runs it (as the cached get-pip script), it runs pip from
+  the wheel bundled with the interpreter's ensurepip to install what was
+  asked for (the pinned pip) from the package index configured for this
+  machine; without a bundled wheel it falls back to ensurepip in a child
+  process.
 """
 
+import glob
 import os
 import subprocess
 import sys
@@ -55,15 +58,31 @@ def install_cache():
         print('installed get-pip stand-in: %s' % target)
 
 
+def bundled_pip_wheel():
+    """Return the pip wheel that ships with this interpreter's ensurepip, if any."""
+    try:
+        import ensurepip
+    except ImportError:
+        return None
+    wheels = glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled', 'pip-*.whl'))
+    return wheels[0] if wheels else None
+
+
 def bootstrap(args):
+    pip_args = [arg for arg in args if arg not in GET_PIP_ONLY_OPTIONS]
+    wheel = bundled_pip_wheel()
+    if not any(not arg.startswith('-') for arg in pip_args):
+        # Nothing named: install the bundled pip itself.
+        pip_args.append(wheel or 'pip')
+    if wheel:
+        # pip runs straight from its wheel: one install of the requested pip
+        # instead of installing the bundled one first and then replacing it.
+        subprocess.check_call([sys.executable, os.path.join(wheel, 'pip'), 'install'] + pip_args)
+        return
     # ensurepip points PIP_CONFIG_FILE at /dev/null in its own process environment;
     # running it in a child keeps the machine's pip configuration (index, CA file)
     # in effect for the install below.
-    subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'],
-                          stdout=subprocess.DEVNULL)
-    pip_args = [arg for arg in args if arg not in GET_PIP_ONLY_OPTIONS]
-    if not any(not arg.startswith('-') for arg in pip_args):
-        return
+    subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade'], stdout=subprocess.DEVNULL)
     subprocess.check_call([sys.executable, '-m', 'pip', 'install'] + pip_args)
 
 

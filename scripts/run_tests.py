@@ -3,9 +3,10 @@
 
 Each step is a make target. A failing step does not stop the later ones, so
 one run shows every problem. The output of every step is kept in
-.build/logs/<step>.log and shown as it comes, except for sanity: it is mostly
-one busy core (pylint), so it runs beside lint, units and the emulator tests
-on this 2-core machine and its log is shown when it ends. The last line counts individual tests
+.build/logs/<step>.log and shown as it comes, except for sanity: it keeps
+about one core busy (mostly pylint) while the other steps mostly wait on
+subprocesses and the emulator, so on a 2-core machine it runs beside all of
+them and its log is shown when it ends. The last line counts individual tests
 across all steps: pytest cases (from JUnit XML), sanity tests and integration
 targets; lint counts as one test. The exit status is non-zero when anything
 failed or when nothing at all was tested.
@@ -122,7 +123,7 @@ def extra_args(step):
 
 # Steps that run beside the ones that follow them, until one of WAIT_BEFORE starts.
 BACKGROUND = ('sanity',)
-WAIT_BEFORE = ('integration',)
+WAIT_BEFORE = ()
 
 
 def main(steps):

@@ -38,6 +38,8 @@ def main(argv):
         'csp_authority_host': state['authority_host'],
         'csp_graph_endpoint': state['graph_endpoint'],
         'csp_partner_center_endpoint': state['partner_center_endpoint'],
+        # Azure Key Vault listener (refresh-token store tests); absent in older emulators
+        'csp_keyvault_endpoint': state.get('keyvault_endpoint'),
         'csp_ca_bundle': state['ca_bundle'],
         'csp_token_cache': os.path.join(state_dir, 'token_cache'),
         'emulator_control_url': state['control_url'],

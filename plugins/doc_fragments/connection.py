@@ -43,7 +43,23 @@ options:
       - Microsoft returns a new refresh token on every use; with O(token_cache_path) the newest one is
         kept in the cache and used next time.
       - If not set, the environment variable E(CSP_REFRESH_TOKEN) is used.
+      - Mutually exclusive with O(refresh_token_store), the better way to keep a rotating token.
     type: str
+  refresh_token_store:
+    description:
+      - Where the Secure Application Model refresh token is kept, instead of O(refresh_token). Tokens are
+        delegated (app+user) tokens; every exchange stores the new refresh token the identity platform returns
+        (locked, compare-and-swap on the version read, atomic writes), so the token never passes through task
+        variables or results and never goes back to an older one.
+      - A path or V(file:///path) (JSON file, mode 0600), V(ansible-vault:///path) (encrypted with Ansible Vault;
+        the password file comes from C(?vault_password_file=/path) in the URI, E(CSP_VAULT_PASSWORD_FILE) or
+        E(ANSIBLE_VAULT_PASSWORD_FILE)), V(keyvault://VAULT/SECRET) (an Azure Key Vault secret, read and
+        written with an app-only token of the app) or V(keyvault+https://HOST:PORT/SECRET).
+      - A dict with C(type) (V(file), V(ansible_vault), V(keyvault)) and C(path), C(vault_password_file),
+        C(vault_name)/C(vault_url) and C(secret_name) is accepted too.
+      - The first token is stored by M(cloudpartner.csp.sam_device_code); see the Secure Application Model guide.
+      - If not set, the environment variable E(CSP_REFRESH_TOKEN_STORE) is used.
+    type: raw
   cloud:
     description:
       - Microsoft cloud whose sign-in and API hosts are used.
@@ -133,6 +149,15 @@ options:
       - name: CSP_REFRESH_TOKEN
     vars:
       - name: csp_refresh_token
+  refresh_token_store:
+    description:
+      - Where the Secure Application Model refresh token is kept (a path, V(file:///path),
+        V(ansible-vault:///path), V(keyvault://VAULT/SECRET)); every exchange stores the new token.
+    type: raw
+    env:
+      - name: CSP_REFRESH_TOKEN_STORE
+    vars:
+      - name: csp_refresh_token_store
   cloud:
     description:
       - Microsoft cloud whose sign-in and API hosts are used.

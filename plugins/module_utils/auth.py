@@ -139,6 +139,7 @@ class TokenProvider:
         self.clock = clock
         self.adapter = MsalHttpAdapter(http)
         self.store = open_store(options, options.authority_host)
+        self._refresh_store = None
         self._apps = {}
         self._http_caches = {}
         self._tenant_ids = {}
@@ -198,13 +199,13 @@ class TokenProvider:
         grant = grant or self.options.grant
         if grant not in GRANTS:
             raise CspValidationError("grant must be one of %s" % ", ".join(GRANTS), code="InvalidGrant")
-        if grant == "refresh_token" and not self.options.refresh_token:
-            raise CspValidationError("a refresh_token is needed for delegated (app+user) tokens",
-                                     code="MissingRefreshToken")
+        if grant == "refresh_token" and not (self.options.refresh_token or self.options.refresh_token_store_spec):
+            raise CspValidationError("a refresh_token (or refresh_token_store) is needed for delegated (app+user) "
+                                     "tokens", code="MissingRefreshToken")
         delegated = grant == "refresh_token"
         scopes = resource_scopes(self.options.cloud, resource, delegated)
         tenant_id = self.resolve_tenant(tenant)
-        user_key = digest(self.options.refresh_token)[:16] if delegated else "app"
+        user_key = digest(self._user_identity())[:16] if delegated else "app"
         key = "|".join([grant, tenant_id, " ".join(sorted(scopes)), user_key])
         try:
             with self.store.transaction(key):
@@ -220,7 +221,7 @@ class TokenProvider:
                 if not result or "access_token" not in result:
                     raise auth_error(result or {}, tenant_id, self.adapter)
                 refresh_token = None
-                if delegated:
+                if delegated and self.refresh_store is None:
                     refresh_token = result.get("refresh_token") or self._cached_refresh_token(app, account_id)
         except ValueError as exc:  # MSAL's input checks (e.g. reserved scopes)
             raise CspValidationError("Invalid token request: %s" % exc, code="InvalidTokenRequest") from None
@@ -252,8 +253,69 @@ class TokenProvider:
         for entry in list(cache.search(cache.CredentialType.ACCESS_TOKEN, target=scopes, query=query)):
             cache.remove_at(entry)
 
-    def _account(self, app):
-        home_account_id = self.store.accounts.get(digest(self.options.refresh_token))
+    # --- refresh token store -------------------------------------------------------------
+    def _user_identity(self):
+        """What identifies the delegated user's token chain: the store, or the refresh token given."""
+        if self.options.refresh_token_store_spec:
+            return "store:" + json.dumps(self.options.refresh_token_store_spec, sort_keys=True, default=str)
+        return self.options.refresh_token
+
+    @property
+    def refresh_store(self):
+        """The ``refresh_token_store`` (opened on first use) or None."""
+        spec = self.options.refresh_token_store_spec
+        if spec is None:
+            return None
+        if self._refresh_store is None:
+            from .refresh_token_store import KEYVAULT_AUDIENCE, open_store as open_refresh_store
+            cloud = self.options.cloud.name
+            audience = KEYVAULT_AUDIENCE.get(cloud, KEYVAULT_AUDIENCE["public"])
+            self._refresh_store = open_refresh_store(
+                spec, http=self.http, cloud=cloud,
+                access_token=lambda: self.get_token(resource=audience + "/.default", grant="client_credentials").token)
+        return self._refresh_store
+
+    def _delegated_from_store(self, app, tenant_id, scopes, fresh):
+        """Delegated token with the refresh token store as the only home of the refresh token.
+
+        A cached access token is used when it is good (MSAL's cache holds no refresh token for this user,
+        so a silent call cannot rotate behind the store's back); otherwise the stored token is
+        exchanged and the new one stored, in one locked step with compare-and-swap.
+        """
+        identity = digest(self._user_identity())
+        account = self._account(app, identity)
+        if account is not None and not fresh:
+            result = app.acquire_token_silent_with_error(scopes, account)
+            if result and "access_token" in result:
+                return result, account["home_account_id"]
+
+        def redeem(refresh_token):
+            result = app.acquire_token_by_refresh_token(refresh_token, scopes)
+            if not result or "access_token" not in result:
+                raise auth_error(result or {}, tenant_id, self.adapter)
+            register_secret(result.get("refresh_token"))
+            return result.get("refresh_token"), result
+
+        def metadata(result):
+            claims = decode_jwt_claims(result.get("access_token") or "")
+            return {"user": claims.get("upn"), "client_id": self.options.client_id, "source": "exchange"}
+
+        result, _stored = self.refresh_store.rotate(redeem, metadata=metadata)
+        home_account_id = self._home_account_id(result)
+        if home_account_id:
+            self.store.set_account(identity, home_account_id)
+            self._drop_cached_refresh_tokens(app, home_account_id)
+        return result, home_account_id
+
+    def _drop_cached_refresh_tokens(self, app, home_account_id):
+        cache = self.store.cache
+        query = {"home_account_id": home_account_id, "client_id": self.options.client_id,
+                 "environment": app.authority.instance}
+        for entry in list(cache.search(cache.CredentialType.REFRESH_TOKEN, query=query)):
+            cache.remove_rt(entry)
+
+    def _account(self, app, identity=None):
+        home_account_id = self.store.accounts.get(identity or digest(self.options.refresh_token))
         if not home_account_id:
             return None
         for account in app.get_accounts():
@@ -262,6 +324,8 @@ class TokenProvider:
         return None
 
     def _delegated(self, app, tenant_id, scopes, fresh):
+        if self.refresh_store is not None:
+            return self._delegated_from_store(app, tenant_id, scopes, fresh)
         account = self._account(app)
         if account is not None:
             result = app.acquire_token_silent_with_error(scopes, account, force_refresh=fresh)

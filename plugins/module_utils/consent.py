@@ -239,4 +239,3 @@ class ConsentEnsurer:
         if not self.consents.delete():
             self.actions.remove("delete")
         return current, None
-

@@ -102,8 +102,7 @@ class Customers:
 
     def iterate(self, domain_prefix=None, company_prefix=None, page_size=PAGE_SIZE, max_pages=None):
         for page in self.pages(domain_prefix, company_prefix, page_size, max_pages):
-            for record in page.get("items") or []:
-                yield record
+            yield from page.get("items") or []
 
     def get(self, customer_id):
         if not is_guid(customer_id):

@@ -118,7 +118,7 @@ def normalize_member_specs(specs):
         given = [(k, spec[k]) for k in MEMBER_KINDS if spec.get(k) not in (None, "")]
         if len(given) != 1:
             raise CspValidationError("members[%d] needs exactly one of %s, got %s" % (
-                index, ", ".join(MEMBER_KINDS), ", ".join(k for k, _ in given) or "none"), code="InvalidMember")
+                index, ", ".join(MEMBER_KINDS), ", ".join(pair[0] for pair in given) or "none"), code="InvalidMember")
         kind, value = given[0]
         value = str(value).strip()
         if kind in ("service_principal", "id") and not is_guid(value):

@@ -566,6 +566,7 @@ class AssignmentEnsurer:
     def _wait_status(self, rel, assignment, targets):
         if not self.wait or self.check_mode or assignment is None:
             return assignment, True
+
         def read():
             try:
                 return self.gdap.get_assignment(rel["id"], assignment["id"])
@@ -609,7 +610,7 @@ class AssignmentEnsurer:
                                              write)
         reached = True
         if location and self.wait:
-            _, reached = self.gdap.wait_operation(location, self.timeout, self.interval)
+            reached = self.gdap.wait_operation(location, self.timeout, self.interval)[1]
         after = self.gdap.get_assignment(rel["id"], current["id"])
         if reached:
             after, reached = self._wait_status(rel, after, ("active",))

@@ -22,6 +22,7 @@ CONNECTION_ENV = {
     "client_secret": "CSP_CLIENT_SECRET",
     "client_certificate_path": "CSP_CLIENT_CERTIFICATE_PATH",
     "refresh_token": "CSP_REFRESH_TOKEN",
+    "refresh_token_store": "CSP_REFRESH_TOKEN_STORE",
     "cloud": "CSP_CLOUD",
     "authority_host": "CSP_AUTHORITY_HOST",
     "graph_endpoint": "CSP_GRAPH_ENDPOINT",
@@ -36,6 +37,8 @@ CONNECTION_ARGSPEC = {
     "client_secret": dict(type="str", no_log=True, fallback=(env_fallback, ["CSP_CLIENT_SECRET"])),
     "client_certificate_path": dict(type="path", fallback=(env_fallback, ["CSP_CLIENT_CERTIFICATE_PATH"])),
     "refresh_token": dict(type="str", no_log=True, fallback=(env_fallback, ["CSP_REFRESH_TOKEN"])),
+    # a path, URI or dict naming where the refresh token lives (module_utils/refresh_token_store.py)
+    "refresh_token_store": dict(type="raw", no_log=False, fallback=(env_fallback, ["CSP_REFRESH_TOKEN_STORE"])),
     "cloud": dict(type="str", default="public", choices=list(CLOUD_NAMES),
                   fallback=(env_fallback, ["CSP_CLOUD"])),
     "authority_host": dict(type="str", fallback=(env_fallback, ["CSP_AUTHORITY_HOST"])),
@@ -151,6 +154,7 @@ class ConnectionOptions:
         self.authority_host = None
         self.graph_endpoint = None
         self.partner_center_endpoint = None
+        self.refresh_token_store_spec = None
 
     # --- constructors (the option adapter) ---------------------------------------------
     @classmethod
@@ -208,6 +212,16 @@ class ConnectionOptions:
         if cache and os.path.exists(cache) and not os.path.isdir(cache):
             raise CspValidationError("token_cache_path %s must be a directory (the cache keeps one file per "
                                      "login host and app in it)" % cache, code="InvalidTokenCache")
+        store = self._raw.get("refresh_token_store")
+        if store not in (None, "", {}):
+            from .refresh_token_store import parse_store_spec
+            if self._raw.get("refresh_token"):
+                raise CspValidationError("refresh_token and refresh_token_store are mutually exclusive: the store "
+                                         "holds the (rotating) refresh token; check the CSP_* environment too",
+                                         code="AmbiguousRefreshToken")
+            self.refresh_token_store_spec = parse_store_spec(store)
+        else:
+            self.refresh_token_store_spec = None
         if credentials:
             self._validate_credentials()
         self._validated = True
@@ -229,7 +243,8 @@ class ConnectionOptions:
                                      "credential for the app (check the CSP_* environment too)",
                                      code="AmbiguousCredential")
         if not secret and not cert_path:
-            extra = " (a refresh_token needs the app's credential too)" if self._raw.get("refresh_token") else ""
+            delegated = self._raw.get("refresh_token") or self._raw.get("refresh_token_store")
+            extra = " (a refresh_token needs the app's credential too)" if delegated else ""
             raise CspValidationError("no credential: give client_secret or client_certificate_path%s" % extra,
                                      code="MissingCredential")
         if cert_path:
@@ -241,7 +256,8 @@ class ConnectionOptions:
     @property
     def grant(self):
         """The default grant: refresh token (delegated, app+user) when one is given."""
-        return "refresh_token" if self._raw.get("refresh_token") else "client_credentials"
+        delegated = self._raw.get("refresh_token") or self._raw.get("refresh_token_store") not in (None, "", {})
+        return "refresh_token" if delegated else "client_credentials"
 
     @property
     def verify(self):

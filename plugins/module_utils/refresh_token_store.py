@@ -367,53 +367,130 @@ class FileRefreshTokenStore(RefreshTokenStore):
 
 
 class AnsibleVaultRefreshTokenStore(FileRefreshTokenStore):
-    """The file store's JSON document encrypted with Ansible Vault (AES256).
+    """The file store's JSON document encrypted in the Ansible Vault format (1.1/1.2, AES256).
 
-    Needs the vault password: ``vault_password_file`` (a file, or an executable script printing it)
-    or ``vault_password``; ``vault_id`` labels the encrypted file.
+    ``ansible-vault view`` opens the file with the same password. The format is implemented here (with
+    ``cryptography``) because a module runs from an AnsiballZ payload, where ``ansible.parsing`` cannot
+    be imported. The password comes from ``vault_password_file`` (a file, or an executable that prints
+    it, as with Ansible) or ``vault_password``; ``vault_id`` labels the file (format 1.2).
     """
 
     type = "ansible_vault"
 
     def __init__(self, path, vault_password=None, vault_password_file=None, vault_id=None):
         super().__init__(path)
-        try:
-            from ansible.parsing.vault import VaultLib, VaultSecret, get_file_vault_secret
-        except ImportError:
-            raise CspValidationError("the ansible_vault refresh token store needs ansible-core on the host that "
-                                     "runs the module (run it on the controller)", code="MissingLibrary") from None
-        self.vault_id = vault_id or "default"
+        self.vault_id = vault_id
         if vault_password:
-            secret = VaultSecret(str(vault_password).encode("utf-8"))
+            password = str(vault_password).encode("utf-8")
         elif vault_password_file:
-            from ansible.parsing.dataloader import DataLoader
-            try:
-                secret = get_file_vault_secret(filename=vault_password_file, vault_id=self.vault_id,
-                                               loader=DataLoader())
-                secret.load()
-            except Exception as exc:  # ansible raises AnsibleError subclasses and OSError here
-                raise CspValidationError("cannot read the vault password from %s: %s" % (vault_password_file, exc),
-                                         code="InvalidVaultPassword") from None
+            password = read_vault_password(vault_password_file)
         else:
             raise CspValidationError("the ansible_vault refresh token store needs vault_password_file "
-                                     "(or CSP_VAULT_PASSWORD_FILE)", code="MissingVaultPassword")
-        self._vault = VaultLib([(self.vault_id, secret)])
-        self._secret = secret
+                                     "(or CSP_VAULT_PASSWORD_FILE / ANSIBLE_VAULT_PASSWORD_FILE)",
+                                     code="MissingVaultPassword")
+        if not password:
+            raise CspValidationError("the vault password is empty", code="InvalidVaultPassword")
+        self._password = password
 
     def _decode(self, data):
-        from ansible.parsing.vault import is_encrypted
-        if not is_encrypted(data):
-            raise RefreshTokenStoreError("%s is not Ansible Vault encrypted" % self.describe(),
-                                         code="RefreshTokenStoreDamaged")
         try:
-            return self._vault.decrypt(data).decode("utf-8")
-        except Exception:  # AnsibleVaultError: wrong password or damaged file
-            raise RefreshTokenStoreError("cannot decrypt %s: wrong vault password or damaged file" % self.describe(),
+            return vault_decrypt(data, self._password).decode("utf-8")
+        except VaultFormatError as exc:
+            raise RefreshTokenStoreError("cannot decrypt %s: %s" % (self.describe(), exc),
                                          code="RefreshTokenStoreDecryptFailed") from None
 
     def _encode(self, text):
-        vault_id = self.vault_id if self.vault_id != "default" else None
-        return self._vault.encrypt(text, self._secret, vault_id=vault_id)
+        return vault_encrypt(text.encode("utf-8"), self._password, self.vault_id)
+
+
+def read_vault_password(path):
+    """The password in ``path`` (trailing newline stripped), or what an executable ``path`` prints."""
+    import subprocess
+    path = os.path.expanduser(path)
+    try:
+        if os.access(path, os.X_OK) and os.path.isfile(path):
+            proc = subprocess.run([path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False, timeout=60)
+            if proc.returncode != 0:
+                raise CspValidationError("the vault password script %s failed (exit %d)" % (path, proc.returncode),
+                                         code="InvalidVaultPassword")
+            return proc.stdout.strip()
+        with open(path, "rb") as handle:
+            return handle.read().strip()
+    except OSError as exc:
+        raise CspValidationError("cannot read the vault password file %s: %s" % (path, exc.strerror),
+                                 code="InvalidVaultPassword") from None
+
+
+class VaultFormatError(Exception):
+    pass
+
+
+_VAULT_HEADER = "$ANSIBLE_VAULT"
+
+
+def _vault_keys(password, salt):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    derived = PBKDF2HMAC(algorithm=hashes.SHA256(), length=80, salt=salt, iterations=10000).derive(password)
+    return derived[:32], derived[32:64], derived[64:]
+
+
+def vault_encrypt(plaintext, password, vault_id=None):
+    """Ansible Vault 1.1 (1.2 with a vault id) AES256 text for ``plaintext`` (bytes)."""
+    import binascii
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives import hmac as crypto_hmac
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    salt = os.urandom(32)
+    key, hmac_key, iv = _vault_keys(password, salt)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    mac = crypto_hmac.HMAC(hmac_key, hashes.SHA256())
+    mac.update(ciphertext)
+    signature = mac.finalize()
+    inner = b"\n".join([binascii.hexlify(salt), binascii.hexlify(signature), binascii.hexlify(ciphertext)])
+    body = binascii.hexlify(inner).decode("ascii")
+    header = "%s;1.2;AES256;%s" % (_VAULT_HEADER, vault_id) if vault_id else "%s;1.1;AES256" % _VAULT_HEADER
+    lines = [header] + [body[i:i + 80] for i in range(0, len(body), 80)]
+    return "\n".join(lines) + "\n"
+
+
+def vault_decrypt(text, password):
+    """Plaintext bytes of Ansible Vault AES256 ``text``; ``VaultFormatError`` on any problem."""
+    import binascii
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives import hmac as crypto_hmac
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].startswith(_VAULT_HEADER + ";"):
+        raise VaultFormatError("not Ansible Vault encrypted")
+    header = lines[0].strip().split(";")
+    if len(header) < 3 or header[1] not in ("1.1", "1.2") or header[2].strip() != "AES256":
+        raise VaultFormatError("unsupported vault format %s" % lines[0].strip())
+    try:
+        inner = binascii.unhexlify("".join(line.strip() for line in lines[1:]))
+        salt_hex, mac_hex, cipher_hex = inner.split(b"\n", 2)
+        salt, signature, ciphertext = (binascii.unhexlify(salt_hex), binascii.unhexlify(mac_hex),
+                                       binascii.unhexlify(cipher_hex))
+    except (ValueError, binascii.Error):
+        raise VaultFormatError("damaged vault file") from None
+    key, hmac_key, iv = _vault_keys(password, salt)
+    mac = crypto_hmac.HMAC(hmac_key, hashes.SHA256())
+    mac.update(ciphertext)
+    try:
+        mac.verify(signature)
+    except InvalidSignature:
+        raise VaultFormatError("wrong vault password or damaged file") from None
+    decryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        raise VaultFormatError("damaged vault file") from None
 
 
 # ------------------------------------------------------------------------------ Key Vault
@@ -437,7 +514,8 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
         if parts.scheme != "https" or not parts.hostname:
             raise CspValidationError("Key Vault URL %r must be https://host[:port]" % vault_url,
                                      code="InvalidRefreshTokenStore")
-        self.vault_url = "https://" + parts.netloc
+        # a path is allowed for a vault behind a gateway or on the emulator's shared listener
+        self.vault_url = "https://" + parts.netloc + parts.path.rstrip("/")
         self.secret_name = secret_name
         self.http = http
         self.access_token = access_token
@@ -542,7 +620,9 @@ def _parse_uri(text):
     if scheme == "keyvault" and parts.netloc:
         return dict(query, type="keyvault", vault_name=parts.netloc, secret_name=parts.path.strip("/"))
     if scheme == "keyvault+https" and parts.netloc:
-        return dict(query, type="keyvault", vault_url="https://" + parts.netloc, secret_name=parts.path.strip("/"))
+        prefix, _, secret = parts.path.strip("/").rpartition("/")
+        return dict(query, type="keyvault", vault_url="https://" + parts.netloc + ("/" + prefix if prefix else ""),
+                    secret_name=secret)
     raise CspValidationError(
         "refresh token store %r is not understood; use file:///path, ansible-vault:///path, keyvault://vault/secret "
         "or keyvault+https://host:port/secret" % redact_uri(text), code="InvalidRefreshTokenStore")

@@ -11,6 +11,7 @@
 - ``classify``: what an AADSTS error means for the refresh token and what to do about it.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -106,6 +107,25 @@ def classify(error=None, days_left=None, warn_days=14):
     else:
         status, meaning, action = "error", getattr(error, "message", str(error)), "investigate"
     return {"status": status, "code": code, "meaning": meaning, "action": action, "action_text": ACTIONS[action]}
+
+
+def parse_graph_time(text):
+    """Epoch seconds of a Graph date-time (7 fractional digits allowed), or None."""
+    if not text:
+        return None
+    value = str(text).replace("Z", "+00:00")
+    if "." in value:  # Graph sends 7 fractional digits; Python takes 6
+        head, _, tail = value.partition(".")
+        digits = "".join(c for c in tail if c.isdigit())
+        zone = tail[len(digits):]
+        value = "%s.%s%s" % (head, digits[:6], zone)
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
 
 
 def flow_path_for(directory, authority_host, tenant, client_id):
@@ -308,3 +328,31 @@ class SamClient:
 def describe_error(err):
     """A short, secret-free text for a report line."""
     return clean_description(getattr(err, "message", None) or str(err))
+
+
+# --- for modules ------------------------------------------------------------------------
+STORE_ARGSPEC = {
+    "store": dict(type="raw", required=True),
+    "vault_password_file": dict(type="path", no_log=False),
+}
+
+
+def open_module_store(client, spec, vault_password_file=None):
+    """The store a module's ``store`` option names (Key Vault gets an app-only token for the vault)."""
+    from .refresh_token_store import KEYVAULT_AUDIENCE, open_store, parse_store_spec
+    parsed = parse_store_spec(spec)
+    if parsed is None:
+        raise CspValidationError("store is required: a path, a URI (file://, ansible-vault://, keyvault://) or a dict",
+                                 code="InvalidRefreshTokenStore")
+    if "vault_password" in parsed:
+        raise CspValidationError("put the vault password in a file and name it with vault_password_file",
+                                 code="InvalidRefreshTokenStore")
+    if parsed["type"] != "keyvault":
+        return open_store(parsed, vault_password_file=vault_password_file)
+    cloud = client.options.cloud.name if client.options.cloud else "public"
+    audience = KEYVAULT_AUDIENCE.get(cloud, KEYVAULT_AUDIENCE["public"])
+
+    def access_token():
+        return client.tokens.get_token(resource=audience + "/.default", grant="client_credentials").token
+
+    return open_store(parsed, http=client.http, access_token=access_token, cloud=cloud)

@@ -20,7 +20,7 @@ description:
   - A permission id the API does not declare, or an API without a service principal in the home tenant, is
     reported in RV(unresolved) with a warning, not a failure.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes.INFO_MODULE
@@ -51,10 +51,11 @@ EXAMPLES = r"""
 
 - name: Show the delegated Microsoft Graph permissions
   ansible.builtin.debug:
-    msg: "{{ (app_permissions.apis | selectattr('app_id', 'equalto', '00000003-0000-0000-c000-000000000000')
-              | first).delegated | map(attribute='value') | list }}"
+    msg: >-
+      {{ (app_permissions.apis | selectattr('app_id', 'equalto', '00000003-0000-0000-c000-000000000000')
+          | first).delegated | map(attribute='value') | list }}
 
-- name: The grants for a Partner Center application consent, as "api: scope,scope"
+- name: The grants for a Partner Center application consent, one line per API
   ansible.builtin.debug:
     msg: "{{ item.api }}: {{ item.scopes | join(',') }}"
   loop: "{{ app_permissions.consent_grants }}"

@@ -21,7 +21,7 @@ description:
   - Members are removed with C(DELETE /groups/{id}/members/{member id}/$ref) only. The module never deletes a
     user, service principal, group or any other directory object.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes

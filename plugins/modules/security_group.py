@@ -17,7 +17,7 @@ description:
   - The C(mailNickname) Graph requires is derived from the display name (ASCII letters, digits, C(.-_), plus a
     short digest of the name) unless O(mail_nickname) is given. It is only set when the group is created.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes

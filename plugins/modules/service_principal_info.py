@@ -16,7 +16,7 @@ description:
     fails when an API the app needs has no service principal there.
   - Up to 20 look-ups go in one C($batch) request.
 author:
-  - cloudpartner.csp contributors
+  - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
   - cloudpartner.csp.connection
   - cloudpartner.csp.attributes.INFO_MODULE

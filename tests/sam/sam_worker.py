@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, ".build"))
@@ -21,13 +22,14 @@ def client(conn):
 
 
 def exchange_once(conn, store_path, barrier=None):
-    """One exchange; returns the version it stored (multiprocessing target)."""
+    """One exchange; returns (version stored, start, end) (a multiprocessing target)."""
     sam = client(conn)
     store = FileRefreshTokenStore(store_path)
     if barrier is not None:
         barrier.wait()
+    start = time.time()
     _token, stored = sam.exchange(store)
-    return stored.version
+    return stored.version, start, time.time()
 
 
 def exchange_forever(conn_file, store_path):

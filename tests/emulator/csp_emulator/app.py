@@ -29,11 +29,12 @@ SERVICE_MODULES: list[tuple[str, str]] = [
     ("gdap", "graph"),  # before graph: its paths are more specific
     ("graph", "graph"),
     ("partner_center", "partner_center"),
+    ("keyvault", "keyvault"),
 ]
 
 
 def build_routers() -> tuple[dict[str, Router], Router, list[str]]:
-    routers = {service: Router(service) for service in ("login", "graph", "partner_center")}
+    routers = {service: Router(service) for service in ("login", "graph", "partner_center", "keyvault")}
     loaded = []
     for name, service in SERVICE_MODULES:
         full = f"{__package__}.{name}"
@@ -127,6 +128,11 @@ class Emulator:
         return self._url("partner_center")
 
     @property
+    def keyvault_endpoint(self) -> str:
+        """The Azure Key Vault listener (one listener for every vault of the world; see keyvault.py)."""
+        return self._url("keyvault")
+
+    @property
     def control_url(self) -> str:
         return self._url("login")
 
@@ -145,6 +151,7 @@ class Emulator:
             "CSP_AUTHORITY_HOST": self.authority_host,
             "CSP_GRAPH_ENDPOINT": self.graph_endpoint,
             "CSP_PARTNER_CENTER_ENDPOINT": self.partner_center_endpoint,
+            "CSP_KEYVAULT_ENDPOINT": self.keyvault_endpoint,
             "CSP_CA_BUNDLE": self.ca_bundle,
             "CSP_EMULATOR_CONTROL": self.control_url,
             "CSP_EMULATOR_TOKEN": self.control_token,
@@ -153,7 +160,8 @@ class Emulator:
     def state(self) -> dict[str, Any]:
         return {
             "authority_host": self.authority_host, "graph_endpoint": self.graph_endpoint,
-            "partner_center_endpoint": self.partner_center_endpoint, "ca_bundle": self.ca_bundle,
+            "partner_center_endpoint": self.partner_center_endpoint, "keyvault_endpoint": self.keyvault_endpoint,
+            "ca_bundle": self.ca_bundle,
             "control_url": self.control_url, "control_token": self.control_token, "pid": os.getpid(),
             "state_dir": self.state_dir,
         }

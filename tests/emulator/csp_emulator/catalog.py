@@ -14,6 +14,7 @@ PARTNER_CENTER = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd"
 AZURE_SERVICE_MANAGEMENT = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
 EXCHANGE_ONLINE = "00000002-0000-0ff1-ce00-000000000000"
 PARTNER_CUSTOMER_DELEGATED_ADMIN = "2832473f-ec63-45fb-976f-5d45a7d4bb91"
+AZURE_KEY_VAULT = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
 
 # Namespace for ids Microsoft does not publish (kept stable across runs and machines).
 _UNCONFIRMED_NS = uuid.UUID("6f1c2a4e-2b7d-4c55-9a53-2c6b3e1f0a77")
@@ -200,6 +201,17 @@ API_BY_APPID: dict[str, dict] = {
         "audience_uris": ["https://outlook.office365.com", "https://outlook.office365.com/",
                           "https://outlook.office.com", "https://outlook.office.com/", EXCHANGE_ONLINE],
     },
+    AZURE_KEY_VAULT: {
+        # Data-plane access is Azure RBAC on the vault, not app roles: app-only tokens carry no roles.
+        "displayName": "Azure Key Vault",
+        "appRoles": [],
+        "oauth2PermissionScopes": [
+            _scope("f53da476-18e3-4152-8e01-aec403e6edc0", "user_impersonation", "Have full access to the Azure "
+                   "Key Vault service", "User", "Allow the application full access to the Azure Key Vault "
+                   "service on behalf of the signed-in user"),
+        ],
+        "audience_uris": ["https://vault.azure.net", "https://vault.azure.net/", AZURE_KEY_VAULT],
+    },
     PARTNER_CUSTOMER_DELEGATED_ADMIN: {
         # Needed in the partner tenant for app-only GDAP calls; it exposes nothing a client requests.
         "displayName": "Partner Customer Delegated Administration",
@@ -214,6 +226,7 @@ NAME_TO_APPID: dict[str, str] = {
     "graph": MICROSOFT_GRAPH,
     "partner_center": PARTNER_CENTER,
     "azure_service_management": AZURE_SERVICE_MANAGEMENT,
+    "azure_key_vault": AZURE_KEY_VAULT,
     "exchange_online": EXCHANGE_ONLINE,
     "partner_customer_delegated_admin": PARTNER_CUSTOMER_DELEGATED_ADMIN,
 }

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote
 
 from .world import World
 
-SERVICES = ("login", "graph", "partner_center")
+SERVICES = ("login", "graph", "partner_center", "keyvault")
 MAX_BODY = 16 * 1024 * 1024
 IDLE_TIMEOUT = 60.0  # seconds a keep-alive connection may sit idle
 
@@ -427,6 +427,9 @@ class Runtime:
                 return identity_error(req, 400, "invalid_request", 900561,
                                       f"The endpoint only accepts POST, OPTIONS requests. Received a "
                                       f"{req.method} request.")
+            if req.service == "keyvault":
+                return HttpError(405, {"error": {"code": "MethodNotAllowed", "message": f"The HTTP method "
+                                                 f"'{req.method}' is not supported for this resource."}})
             return pc_error(req, 405, 405, "The requested resource does not support http method "
                             f"'{req.method}'.")
         if req.path.startswith("/_emulator"):
@@ -439,6 +442,8 @@ class Runtime:
             return graph_error(req, 400, "BadRequest", f"Resource not found for the segment '{segment}'.")
         if req.service == "login":
             return identity_error(req, 404, "invalid_request", 900561, f"The endpoint {req.path} does not exist.")
+        if req.service == "keyvault":
+            return HttpError(404, {"error": {"code": "NotFound", "message": f"The resource {req.path} was not found."}})
         return pc_error(req, 404, 404, f"The resource {req.path} was not found.")
 
     def decorate(self, req: Request, response: Response) -> None:

@@ -28,6 +28,7 @@ SERVICE_AUDIENCE: dict[str, str | None] = {
     "graph": catalog.MICROSOFT_GRAPH,
     "partner_center": catalog.PARTNER_CENTER,
     "login": None,
+    "keyvault": catalog.AZURE_KEY_VAULT,
 }
 
 

@@ -414,6 +414,8 @@ class World:
         world.source = source if not isinstance(source, dict) else data
         world.state_dir = state_dir
         _Loader(world, data, state_dir).run()
+        # Azure Key Vaults (keyvault.py builds them on first use from this spec)
+        world.extra["key_vaults_spec"] = list(data.get("key_vaults") or [])
         return world
 
     def summary(self) -> list[dict]:

@@ -52,7 +52,7 @@ class Display:
 def make_plugin(monkeypatch, options, loads):
     inv = plugin.InventoryModule()
     values = dict(options)
-    monkeypatch.setattr(inv, "get_option", lambda name: values.get(name))
+    monkeypatch.setattr(inv, "get_option", values.get)
     inv.inventory = FakeInventory()
     inv.display = Display()
     monkeypatch.setattr(inv, "_template", lambda value: value)
@@ -93,7 +93,7 @@ def test_a_failing_partner_tenant_is_a_warning(monkeypatch):
 def test_partner_tenant_options_merge_shared_ones(monkeypatch):
     inv = plugin.InventoryModule()
     values = dict(OPTIONS, authority_host="https://login.test", ca_bundle="/ca.pem")
-    monkeypatch.setattr(inv, "get_option", lambda name: values.get(name))
+    monkeypatch.setattr(inv, "get_option", values.get)
     monkeypatch.setattr(inv, "_template", lambda value: value)
     partners = inv._partners()
     assert [p["name"] for p in partners] == ["us", "eu"]
@@ -105,7 +105,7 @@ def test_duplicate_partner_names_refused(monkeypatch):
     from ansible.errors import AnsibleParserError
     inv = plugin.InventoryModule()
     values = dict(OPTIONS, partner_tenants=[{"name": "us"}, {"name": "us"}])
-    monkeypatch.setattr(inv, "get_option", lambda name: values.get(name))
+    monkeypatch.setattr(inv, "get_option", values.get)
     monkeypatch.setattr(inv, "_template", lambda value: value)
     with pytest.raises(AnsibleParserError, match="twice"):
         inv._partners()

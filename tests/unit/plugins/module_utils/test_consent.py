@@ -157,7 +157,7 @@ def test_already_exists_is_success():
 
 def test_other_partner_center_errors_propagate():
     error = PartnerCenterError("Access denied", code="2032", status=403)
-    client, _, _ = make(FakeCustomerGraph(app_present=False), FakePartnerCenter(post_error=error))
+    client = make(FakeCustomerGraph(app_present=False), FakePartnerCenter(post_error=error))[0]
     with pytest.raises(PartnerCenterError):
         consent.ConsentEnsurer(client).present({GRAPH_API: ["A"]})
 

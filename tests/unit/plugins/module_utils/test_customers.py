@@ -92,8 +92,8 @@ def test_create_body_lists_everything_missing():
     for name in ("company_name", "billing.email", "billing.address.country", "billing.address.address_line1"):
         assert name in text
     with pytest.raises(CspValidationError, match="two-letter"):
-        customers.build_create_body("x.onmicrosoft.com", "X", dict(BILLING, address=dict(BILLING["address"],
-                                                                                           country="USA")))
+        bad = dict(BILLING, address=dict(BILLING["address"], country="USA"))
+        customers.build_create_body("x.onmicrosoft.com", "X", bad)
 
 
 def test_paging_and_find_by_domain():

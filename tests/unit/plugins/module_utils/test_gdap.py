@@ -229,14 +229,14 @@ def test_check_mode_sends_no_write(service, client):
 def test_idempotent(service, client):
     service.add("rel", status="approvalPending")
     ensurer = gdap.RelationshipEnsurer(client)
-    before, after, _ = ensurer.present(spec(roles=["Global Reader", "User Administrator"]))
+    before, after, dummy = ensurer.present(spec(roles=["Global Reader", "User Administrator"]))
     assert ensurer.actions == [] and service.writes() == [] and after is before
 
 
 def test_created_is_patched_with_if_match_then_locked(service, client):
     rid = service.add("rel", status="created", roles=(UA,))
     ensurer = gdap.RelationshipEnsurer(client)
-    _, after, _ = ensurer.present(spec())
+    before, after, extra = ensurer.present(spec())
     patch = [c for c in service.writes() if c[0] == "PATCH"]
     assert patch == [("PATCH", gdap.RELATIONSHIPS + "/" + rid, {"accessDetails": gdap.unified_roles([UA, GR])})]
     assert after["status"] == "approvalPending"
@@ -278,7 +278,7 @@ def test_pending_roles_cannot_change(service, client):
 def test_auto_extend_patched_on_active(service, client):
     rid = service.add("rel", status="active")
     ensurer = gdap.RelationshipEnsurer(client)
-    _, after, _ = ensurer.present(spec(auto_extend="P180D"))
+    before, after, extra = ensurer.present(spec(auto_extend="P180D"))
     assert ensurer.actions == ["update"]
     assert service.writes() == [("PATCH", gdap.RELATIONSHIPS + "/" + rid, {"autoExtendDuration": "P180D"})]
     assert after["autoExtendDuration"] == "P180D"
@@ -287,7 +287,7 @@ def test_auto_extend_patched_on_active(service, client):
 def test_replace_terminates_then_creates(service, client):
     old = service.add("rel", status="active", roles=(UA, GR, HA))
     ensurer = gdap.RelationshipEnsurer(client)
-    _, after, extra = ensurer.present(spec(), replace=True, wait_timeout=10)
+    before, after, extra = ensurer.present(spec(), replace=True, wait_timeout=10)
     assert ensurer.actions == ["terminate", "create", "lockForApproval"]
     assert extra["replaced"]["id"] == old and after["id"] != old
     assert service.rels[old]["status"] == "terminated"
@@ -296,7 +296,7 @@ def test_replace_terminates_then_creates(service, client):
 def test_ended_same_name_is_reported_not_reused(service, client):
     old = service.add("rel", status="expired")
     ensurer = gdap.RelationshipEnsurer(client)
-    _, after, extra = ensurer.present(spec())
+    before, after, extra = ensurer.present(spec())
     assert extra["ended_relationships"][0]["id"] == old
     assert after["id"] != old and ensurer.warnings
 
@@ -326,7 +326,7 @@ def test_absent_deletes_created_and_terminates_active(service, client):
     service.add("c", status="approvalPending")
     gdap.RelationshipEnsurer(client).absent(spec(display_name="a"))
     assert created not in service.rels
-    _, after, _ = gdap.RelationshipEnsurer(client).absent(spec(display_name="b"))
+    before, after, extra = gdap.RelationshipEnsurer(client).absent(spec(display_name="b"))
     assert after["status"] in gdap.ENDED and service.rels[active]["status"] in gdap.ENDED
     with pytest.raises(CspError, match="approvalPending"):
         gdap.RelationshipEnsurer(client).absent(spec(display_name="c"))
@@ -351,7 +351,7 @@ def test_assignment_roles_must_be_subset(service):
 def test_assignment_create_update_delete(service, client):
     rel = active_rel(service)
     ensurer = gdap.AssignmentEnsurer(client, interval=1)
-    _, after, reached = ensurer.present(rel, GROUP, [UA])
+    before, after, reached = ensurer.present(rel, GROUP, [UA])
     assert reached and after["status"] == "active"
     # idempotent
     ensurer = gdap.AssignmentEnsurer(client, interval=1)
@@ -360,13 +360,13 @@ def test_assignment_create_update_delete(service, client):
     assert ensurer.actions == [] and len(service.writes()) == writes
     # update follows the 202 operation
     ensurer = gdap.AssignmentEnsurer(client, interval=1)
-    _, after, reached = ensurer.present(rel, GROUP, [UA, GR])
+    before, after, reached = ensurer.present(rel, GROUP, [UA, GR])
     assert ensurer.actions == ["update"] and reached
     assert set(gdap.relationship_roles(after)) == {UA, GR}
     assert any("/operations/" in c[1] for c in service.calls if c[0] == "GET")
     # delete
     ensurer = gdap.AssignmentEnsurer(client, interval=1)
-    _, after, reached = ensurer.absent(rel, GROUP)
+    before, after, reached = ensurer.absent(rel, GROUP)
     assert ensurer.actions == ["delete"] and after["status"] == "deleted"
     assert gdap.AssignmentEnsurer(client).absent(rel, GROUP) == (None, None, True)
 

@@ -19,10 +19,11 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.options import (
 
 import csp_fakes
 
-# DESIGN.md's table, verbatim
+# DESIGN.md's table, verbatim, plus refresh_token_store (issue 7: the Secure Application Model store)
 CONTRACT = {
     "tenant_id": "CSP_TENANT_ID", "client_id": "CSP_CLIENT_ID", "client_secret": "CSP_CLIENT_SECRET",
     "client_certificate_path": "CSP_CLIENT_CERTIFICATE_PATH", "refresh_token": "CSP_REFRESH_TOKEN",
+    "refresh_token_store": "CSP_REFRESH_TOKEN_STORE",
     "cloud": "CSP_CLOUD", "authority_host": "CSP_AUTHORITY_HOST", "graph_endpoint": "CSP_GRAPH_ENDPOINT",
     "partner_center_endpoint": "CSP_PARTNER_CENTER_ENDPOINT", "ca_bundle": "CSP_CA_BUNDLE",
     "token_cache_path": "CSP_TOKEN_CACHE",
