@@ -580,6 +580,26 @@ def register(router) -> None:
                                    allowed=SCHEMA["users"] | SCHEMA["groups"] | SCHEMA["service_principals"],
                                    project=lambda o, sel: typed(kinds[o["id"]], o, sel))
 
+    _MEMBER_CASTS = {"user": ("users", "users"), "group": ("groups", "groups"),
+                     "servicePrincipal": ("service_principals", "servicePrincipals")}
+
+    @r("GET", r"/groups/(?P<gid>[^/]+)/members/microsoft\.graph\.(?P<cast>user|group|servicePrincipal)")
+    def group_members_cast(req, version, gid, cast):
+        # OData type cast: only members of that type. Unlike the untyped v1.0 listing, the
+        # servicePrincipal cast does list service principals.
+        claims, tenant = begin(req, P_GROUP_READ)
+        collection, context_name = _MEMBER_CASTS[cast]
+        with req.world.lock:
+            group = get_obj(tenant, "groups", gid)
+            items = []
+            for oid in sorted(group.get("_members", ())):
+                found = tenant.object(oid)
+                if found is not None and found[0] == collection:
+                    items.append(found[1])
+            return collection_page(req, version, collection, items,
+                                   context=context_url(req, version, context_name),
+                                   project=lambda o, sel: typed(collection, o, sel))
+
     @r("GET", r"/groups/(?P<gid>[^/]+)/members/(?P<oid>[^/$][^/]*)")
     def group_member_get(req, version, gid, oid):
         claims, tenant = begin(req, P_GROUP_READ)

@@ -480,3 +480,13 @@ def test_revoke_sign_in_sessions_invalidates_refresh_tokens(fresh_emulator):
         "grant_type": "refresh_token", "client_id": US["client_id"], "client_secret": US["secret"],
         "refresh_token": US["refresh_token"], "scope": "https://graph.microsoft.com/.default"})
     assert answer.status_code == 400 and 50173 in answer.json()["error_codes"]
+
+
+def test_member_type_cast_lists_service_principals(app):
+    # The untyped v1.0 listing omits service principal members; the type cast lists them.
+    untyped = app.get(f"/groups/{US_GROUPS['AdminAgents']}/members").json()["value"]
+    cast = app.get(f"/groups/{US_GROUPS['AdminAgents']}/members/microsoft.graph.servicePrincipal").json()["value"]
+    users = app.get(f"/groups/{US_GROUPS['AdminAgents']}/members/microsoft.graph.user").json()["value"]
+    assert not any(o.get("@odata.type") == "#microsoft.graph.servicePrincipal" for o in untyped)
+    assert cast and all(o["@odata.type"] == "#microsoft.graph.servicePrincipal" for o in cast)
+    assert {o["id"] for o in users} == {o["id"] for o in untyped if o["@odata.type"] == "#microsoft.graph.user"}
