@@ -285,6 +285,8 @@ class TokenProvider:
         identity = digest(self._user_identity())
         account = self._account(app, identity)
         if account is not None and not fresh:
+            # a refresh token another configuration left in the cache must not rotate behind the store's back
+            self._drop_cached_refresh_tokens(app, account["home_account_id"])
             result = app.acquire_token_silent_with_error(scopes, account)
             if result and "access_token" in result:
                 return result, account["home_account_id"]

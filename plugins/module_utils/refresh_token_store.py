@@ -620,7 +620,7 @@ def _parse_uri(text):
     if scheme == "keyvault" and parts.netloc:
         return dict(query, type="keyvault", vault_name=parts.netloc, secret_name=parts.path.strip("/"))
     if scheme == "keyvault+https" and parts.netloc:
-        prefix, _, secret = parts.path.strip("/").rpartition("/")
+        prefix, _sep, secret = parts.path.strip("/").rpartition("/")
         return dict(query, type="keyvault", vault_url="https://" + parts.netloc + ("/" + prefix if prefix else ""),
                     secret_name=secret)
     raise CspValidationError(

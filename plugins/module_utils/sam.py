@@ -115,7 +115,7 @@ def parse_graph_time(text):
         return None
     value = str(text).replace("Z", "+00:00")
     if "." in value:  # Graph sends 7 fractional digits; Python takes 6
-        head, _, tail = value.partition(".")
+        head, _sep, tail = value.partition(".")
         digits = "".join(c for c in tail if c.isdigit())
         zone = tail[len(digits):]
         value = "%s.%s%s" % (head, digits[:6], zone)

@@ -60,7 +60,7 @@ options:
   secret_store:
     description:
       - Where to store the new secret's value, as for O(refresh_token_store) (a path, C(file://),
-        C(ansible-vault://), C(keyvault://) or a dict). Required: a secret that is not stored is lost.
+        C(ansible-vault://), C(keyvault://) or a dict). It is required, since a secret that is not stored is lost.
     type: raw
     required: true
   vault_password_file:
@@ -194,8 +194,9 @@ def pick_secret(creds, params, current_secret, now):
 
 def verify(module, options, secret, timeout, sleep=time.sleep):
     """Get a token with ``secret`` (no cache); retries while the new secret replicates."""
-    values = {name: options.get(name) for name in ("tenant_id", "client_id", "cloud", "authority_host",
-                                                    "graph_endpoint", "partner_center_endpoint", "ca_bundle")}
+    names = ("tenant_id", "client_id", "cloud", "authority_host", "graph_endpoint", "partner_center_endpoint",
+             "ca_bundle")
+    values = {name: options.get(name) for name in names}
     values["client_secret"] = secret
     deadline = time.monotonic() + timeout
     delay = 2.0
@@ -258,8 +259,8 @@ def main():
         if not secret:
             raise CspError("addPassword returned no secret text", code="NoSecretText")
         current = store.load()
-        store.save(secret, current.version if current else None, metadata={"source": "app_secret_rotate",
-                                                                          "client_id": app_id})
+        store.save(secret, current.version if current else None,
+                   metadata={"source": "app_secret_rotate", "client_id": app_id})
         result["secret_store"] = store.describe()
         result["new_secret"] = {"key_id": new_key, "display_name": added.get("displayName"),
                                 "hint": added.get("hint"), "end": added.get("endDateTime")}

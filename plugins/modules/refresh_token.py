@@ -228,8 +228,8 @@ def run(module, client, store):
         result["refresh_token_info"] = info
         result["health"] = classify(None, info["days_left"], params["warn_days"])
         if wanted and module.diff_mode:
-            result["diff"] = {"before": _state(current), "after": {"version": current.version + 1,
-                                                                    "stored_at": "(now)"}}
+            after = {"version": current.version + 1, "stored_at": "(now)"}
+            result["diff"] = {"before": _state(current), "after": after}
         return result, None
     try:
         token, stored = SamClient(client.options, client.http).exchange(

@@ -142,8 +142,6 @@ error:
   type: dict
 """
 
-import os
-
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import (
@@ -224,8 +222,7 @@ def main():
             raise CspValidationError("timeout must not be negative", code="InvalidTimeout")
         client = module.client
         options = client.options
-        path = flow_path_for(os.path.expanduser(params["flow_dir"]), options.authority_host, options.tenant_id,
-                             options.client_id)
+        path = flow_path_for(params["flow_dir"], options.authority_host, options.tenant_id, options.client_id)
         sam = SamClient(options, client.http)
         if params["state"] == "started":
             result = started(module, sam, path)

@@ -44,3 +44,15 @@ def exchange_forever(conn_file, store_path):
 
 if __name__ == "__main__":
     exchange_forever(sys.argv[1], sys.argv[2])
+
+
+def provider_token(conn, store_path, tenant, barrier=None):
+    """One delegated token through the token provider with refresh_token_store (fresh: always an exchange)."""
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.client import CspClient
+
+    options = ConnectionOptions.from_dict(dict(conn, refresh_token_store=store_path), use_env=False)
+    client = CspClient(options)
+    if barrier is not None:
+        barrier.wait()
+    token = client.tokens.get_token(tenant=tenant, fresh=True)
+    return token.tenant_id, token.refresh_token

@@ -118,8 +118,8 @@ def test_ninety_days_on_the_emulator_clock_and_consent_repairs_it(runner):
     assert "AADSTS700082" in proc.stdout
 
     # one-time consent again, the emulator approving the device code for the integration user
-    proc, _ = runner.play("sam_consent.yml", "-l", "us", "-e", "sam_emulator_approve_user=" + US_USER,
-                          "-e", "sam_timeout=60")
+    proc, _report = runner.play("sam_consent.yml", "-l", "us", "-e", "sam_emulator_approve_user=" + US_USER,
+                                "-e", "sam_timeout=60")
     assert proc.returncode == 0, proc.stdout[-3000:]
     proc, report = runner.play("renew_refresh_tokens.yml", "-l", "us,localhost")
     assert report["us"]["health"]["status"] == "ok" and int(report["us"]["version"]) == 4

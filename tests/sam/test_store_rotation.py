@@ -61,7 +61,7 @@ def test_kill_9_during_rotation_always_leaves_a_usable_token(emu, tmp_path):
     last_version = 0
     killed_mid_write = 0
     started = time.monotonic()
-    for _ in range(KILLS):
+    for _kill in range(KILLS):
         child = subprocess.Popen([sys.executable, sam_worker.__file__, conn_file, path],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert child.stdout.readline().strip() == "ready", child.stderr.read()
@@ -86,8 +86,8 @@ def test_kill_9_during_rotation_always_leaves_a_usable_token(emu, tmp_path):
     final_version = sam_worker.exchange_once(connection(emu), path)[0]
     assert final_version == last_version + 1
     print("\ncrash: %d kill -9 in %.1fs; store at version %d, always loadable and valid; "
-          "%d kills left a temp file behind (cleaned by the next write)" % (KILLS, elapsed, last_version,
-                                                                             killed_mid_write))
+          "%d kills left a temp file behind (cleaned by the next write)"
+          % (KILLS, elapsed, last_version, killed_mid_write))
 
 
 def test_cas_rejects_a_writer_that_read_an_older_version(emu, tmp_path):
@@ -108,3 +108,22 @@ def test_cas_rejects_a_writer_that_read_an_older_version(emu, tmp_path):
         document = json.load(handle)
     assert document["previous"]["refresh_token"] == read_by_a.token
     assert US_APP  # the us app is the one the seed belongs to
+
+
+def test_token_provider_forks_in_many_tenants_keep_the_newest_token(emu, tmp_path):
+    """refresh_token_store through the token provider, as 30 forks of a playbook over customer tenants."""
+    path = str(tmp_path / "us.rt.json")
+    write_seed(path)
+    ctx = multiprocessing.get_context("spawn")
+    forks = 30
+    barrier = ctx.Manager().Barrier(forks)
+    tenants = ["10000000-0000-4000-8000-000000000001", "30000000-0000-4000-8000-000000000001"]
+    args = [(connection(emu), path, tenants[i % 2], barrier) for i in range(forks)]
+    with ctx.Pool(forks) as pool:
+        results = pool.starmap(sam_worker.provider_token, args)
+    assert sorted({r[0] for r in results}) == sorted(tenants)
+    assert all(r[1] is None for r in results)  # the refresh token never comes out of the provider
+    stored = FileRefreshTokenStore(path).load()
+    newest, records = newest_valid(emu)
+    assert stored.version == forks and stored.token == newest and records[newest]["state"] == "valid"
+    assert all(r["uses"] <= 1 for r in records.values())

@@ -223,6 +223,10 @@ class ControlClient:
     def set_faults(self, faults: dict) -> dict:
         return self.call("PUT", "faults", json=faults)
 
+    def concurrent_write(self, path: str, changes: dict, count: int = 1) -> dict:
+        """The next ``count`` If-Match writes to a path matching ``path`` meet a changed object."""
+        return self.call("POST", "concurrent-writes", json={"path": path, "changes": changes, "count": count})
+
     def reset(self) -> dict:
         return self.call("POST", "reset")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import importlib
 import json
+import re
 from typing import Any
 
 from . import faults, tokens
@@ -174,6 +175,24 @@ def register(router: Router) -> None:
             return faults.configure(req.world, _body(req)).public()
         except (TypeError, ValueError, KeyError) as exc:
             raise _error(400, "BadRequest", f"Invalid fault configuration: {exc}") from None
+
+    @r("POST", r"/_emulator/concurrent-writes")
+    @guarded
+    def concurrent_writes(req: Request) -> dict:
+        # Stands in for another writer: the next `count` If-Match writes whose path matches
+        # `path` find the object changed by `changes` first (new ETag), so they get 412.
+        body = _body(req)
+        path, changes, count = body.get("path"), body.get("changes", {}), body.get("count", 1)
+        if not isinstance(path, str) or not isinstance(changes, dict) or not isinstance(count, int) or count < 1:
+            raise _error(400, "BadRequest", "Expected {'path': <regex>, 'changes': {...}, 'count': n >= 1}.")
+        try:
+            pattern = re.compile(path)
+        except re.error as exc:
+            raise _error(400, "BadRequest", f"path is not a regular expression: {exc}") from None
+        with req.world.lock:
+            pending = req.world.extra.setdefault("concurrent_writes", [])
+            pending.append({"pattern": pattern, "changes": changes, "remaining": count})
+            return {"pending": sum(p["remaining"] for p in pending)}
 
     @r("GET", r"/_emulator/requests")
     @guarded

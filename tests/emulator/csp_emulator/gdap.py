@@ -109,7 +109,25 @@ def bump(world, obj: dict) -> None:
     obj["lastModifiedDateTime"] = world.clock.iso()
 
 
+def apply_concurrent_write(req, obj: dict) -> None:
+    """A write that the control API queued (``/_emulator/concurrent-writes``) lands first, as if
+    another client had changed the object between this caller's read and its write."""
+    pending = req.world.extra.get("concurrent_writes")
+    if not pending:
+        return
+    for entry in pending:
+        if entry["remaining"] > 0 and entry["pattern"].search(req.path):
+            entry["remaining"] -= 1
+            for key, value in entry["changes"].items():
+                if not key.startswith("_") and key not in ("id", "status"):
+                    obj[key] = value
+            bump(req.world, obj)
+            break
+    req.world.extra["concurrent_writes"] = [e for e in pending if e["remaining"] > 0]
+
+
 def check_if_match(req, obj: dict) -> None:
+    apply_concurrent_write(req, obj)
     value = req.headers.get("If-Match")
     if value is None:
         raise err(400, "badRequest", "The If-Match header is required for this request; send the object's "

@@ -124,6 +124,19 @@ def test_patch_and_delete_need_if_match(g):
     assert g.get(f"{REL}/{rid}").status_code == 404
 
 
+def test_queued_concurrent_write_makes_the_next_if_match_write_stale(fresh_emulator, g):
+    rel = create(g).json()
+    rid, tag = rel["id"], rel["@odata.etag"]
+    fresh_emulator.control.concurrent_write(rf"/delegatedAdminRelationships/{rid}$", {"autoExtendDuration": "P180D"})
+    stale = g.patch(f"{REL}/{rid}", {"displayName": "renamed"}, headers={"If-Match": tag})
+    assert stale.status_code == 412
+    current = read(g, rid)
+    assert current["autoExtendDuration"] == "P180D" and current["@odata.etag"] != tag
+    ok = g.patch(f"{REL}/{rid}", {"displayName": "renamed"}, headers={"If-Match": current["@odata.etag"]})
+    assert ok.status_code == 200  # used up: the retry goes through
+    assert read(g, rid)["autoExtendDuration"] == "P180D"
+
+
 def test_status_machine_approval_and_activation(fresh_emulator, g):
     emu = fresh_emulator
     rid = create(g, duration="P30D").json()["id"]

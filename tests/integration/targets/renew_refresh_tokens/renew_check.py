@@ -21,7 +21,7 @@ def config(path):
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             if ":" in line and not line.startswith("#"):
-                key, _, value = line.partition(":")
+                key, _sep, value = line.partition(":")
                 values[key.strip()] = json.loads(value.strip())
     return values
 
@@ -46,7 +46,8 @@ def setup(cfg_path, work):
             handle.write(seed + "\n")
         hosts.append("        %s:\n          partner_tenant_id: %s\n          partner_client_id: %s\n"
                      "          partner_client_secret: %s\n          partner_refresh_token_store: %s\n"
-                     % (name, tenant, client, secret, store))
+                     % (name, tenant, client, secret, store)
+                     + "          partner_client_secret_store: %s\n" % os.path.join(work, name + ".client_secret.json"))
     with open(os.path.join(work, "inventory.yml"), "w", encoding="utf-8") as handle:
         handle.write("all:\n  vars:\n    ansible_connection: local\n"
                      "    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
@@ -76,24 +77,39 @@ def expect(report_path, host, status, version, code=None, action=None):
         sys.exit("%s in %s: %s" % (host, os.path.basename(report_path), "; ".join(problems)))
 
 
-def secrets(cfg):
+def rotated(report_path, host, old_name, store_path):
+    with open(report_path, encoding="utf-8") as handle:
+        tenants = {t["tenant"]: t for t in json.load(handle)["tenants"]}
+    done = tenants[host].get("rotated_secrets") or []
+    if [r["old"]["display_name"] for r in done] != [old_name]:
+        sys.exit("%s: expected %s to be rotated, got %s" % (host, old_name, done))
+    with open(store_path, encoding="utf-8") as handle:
+        if json.load(handle)["version"] != 1:
+            sys.exit("the new secret was not stored")
+
+
+def secrets(cfg, work=None):
     values = set()
     for _tenant, _client, secret, seed, domain in PARTNERS.values():
         values.update([secret, seed])
         listed = control(cfg, "GET", "refresh-tokens?user=integration@" + domain)
         values.update(r["value"] for r in listed["refresh_tokens"])
+    store = os.path.join(work or "", "us.client_secret.json")
+    if work and os.path.exists(store):
+        with open(store, encoding="utf-8") as handle:
+            values.add(json.load(handle)["refresh_token"])  # the rotated client secret
     return values
 
 
 def leaks(cfg_path, work, *logs):
-    found = secrets(config(cfg_path))
+    found = secrets(config(cfg_path), work)
     for name in logs:
         with open(os.path.join(work, name), encoding="utf-8", errors="replace") as handle:
             text = handle.read()
         leaked = sum(1 for value in found if value in text)
         if leaked or JWT.search(text):
-            sys.exit("%s: %d secret value(s)%s in the -vvv output" % (name, leaked, " and a JWT" if JWT.search(text)
-                                                                       else ""))
+            jwt = " and a JWT" if JWT.search(text) else ""
+            sys.exit("%s: %d secret value(s)%s in the -vvv output" % (name, leaked, jwt))
 
 
 def mask(work):
@@ -113,6 +129,8 @@ def main(argv):
         control(config(argv[2]), "POST", "reset", {})
     elif command == "expect":
         expect(*argv[2:])
+    elif command == "rotated":
+        rotated(*argv[2:])
     elif command == "leaks":
         leaks(argv[2], argv[3], *argv[4:])
     elif command == "mask":

@@ -36,11 +36,16 @@ run() {  # run NAME [ansible-playbook args]: output in $work/NAME.log, report in
 run day0
 "$python" renew_check.py expect "$work/day0.json" us ok 1
 "$python" renew_check.py expect "$work/day0.json" eu ok 1
+# the us app's secret "rotate-me" expires in 20 days: replaced (add, store, verify, remove the old one)
+run rotate -l us,localhost -e renew_rotate_secrets=true
+"$python" renew_check.py expect "$work/rotate.json" us ok 2
+"$python" renew_check.py rotated "$work/rotate.json" us rotate-me "$work/us.client_secret.json"
 "$python" renew_check.py advance "$config" 80
 run day80 -l us,localhost
-"$python" renew_check.py expect "$work/day80.json" us ok 2
+"$python" renew_check.py expect "$work/day80.json" us ok 3
 "$python" renew_check.py advance "$config" 91
 run day171 -l us,localhost
-"$python" renew_check.py expect "$work/day171.json" us expired 2 AADSTS700082 redo_consent
-"$python" renew_check.py leaks "$config" "$work" day0.log day80.log day171.log
-echo "renew_refresh_tokens: day 0 and day 80 renewed, day 171 AADSTS700082 reported, no secret in -vvv output"
+"$python" renew_check.py expect "$work/day171.json" us expired 3 AADSTS700082 redo_consent
+"$python" renew_check.py leaks "$config" "$work" day0.log rotate.log day80.log day171.log
+echo "renew_refresh_tokens: day 0 and day 80 renewed, a secret rotated, day 171 AADSTS700082 reported," \
+  "no secret in -vvv output"

@@ -125,7 +125,7 @@ def test_fifty_threads_rotate_in_turn(tmp_path):
         return value, None
 
     threads = [threading.Thread(target=lambda: rts.FileRefreshTokenStore(store.path).rotate(exchange))
-               for _ in range(50)]
+               for _thread in range(50)]
     for thread in threads:
         thread.start()
     for thread in threads:
