@@ -28,7 +28,7 @@ export PATH := $(BIN):$(PATH)
 EMULATOR_STATE := $(BUILD_ROOT)/emulator
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
 
-.PHONY: help venv collection-link emulator lint sanity units emulator-tests integration test demo clean
+.PHONY: help venv collection-link emulator lint sanity units emulator-tests sam-tests integration test demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ units: venv collection-link ## Unit tests (pytest) against the collection copy
 emulator-tests: venv ## The emulator's own pytest suite
 	PYTHONPATH=tests/emulator $(BIN)/python -m pytest tests/emulator -p no:cacheprovider $(PYTEST_ARGS)
 
+# Refresh-token rotation under 50 parallel forks, kill -9 during writes, the 90-day
+# expiry: the collection's code against the emulator, outside ansible-test.
+sam-tests: venv collection-link ## Secure Application Model store tests (concurrency, crash, 90 days)
+	PYTHONPATH=$(BUILD_ROOT):tests/emulator PYTHONDONTWRITEBYTECODE=1 $(BIN)/python -m pytest tests/sam -p no:cacheprovider $(PYTEST_ARGS)
+
 # ansible-test strips the environment, so the emulator's endpoints reach the
 # targets through tests/integration/integration_config.yml (git-ignored). The
 # emulator is stopped however the run ends.
@@ -84,7 +89,7 @@ integration: venv ## Integration targets against a fresh emulator (no Docker)
 	cd $(COLLECTION) && $(ANSIBLE_TEST) integration --python-interpreter $(BIN)/python --color no $(INTEGRATION_ARGS)
 
 test: venv ## Everything CI runs: lint, sanity, units, emulator tests, integration; ends with "N passed, N failed"
-	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests integration
+	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests sam-tests integration
 
 demo: venv ## Start the emulator with the demo world and run playbooks/demo.yml against it
 	rm -rf $(EMULATOR_STATE)-demo

@@ -111,7 +111,7 @@ def count_ansible_test(result, log_path, returncode, started):
 
 
 def extra_args(step):
-    if step in ('units', 'emulator-tests'):
+    if step in ('units', 'emulator-tests', 'sam-tests'):
         xml_path = os.path.join(LOGS, step + '.xml')
         if os.path.exists(xml_path):
             os.unlink(xml_path)
@@ -160,7 +160,7 @@ def main(steps):
 
 def count(result, returncode, log_path):
     step = result.step
-    if step in ('units', 'emulator-tests'):
+    if step in ('units', 'emulator-tests', 'sam-tests'):
         count_junit(result, os.path.join(LOGS, step + '.xml'), returncode)
     elif step == 'sanity':
         count_ansible_test(result, log_path, returncode, r'(?m)^Running sanity test "')
@@ -184,4 +184,4 @@ def summarize(results):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:] or ['lint', 'sanity', 'units', 'emulator-tests', 'integration']))
+    sys.exit(main(sys.argv[1:] or ['lint', 'sanity', 'units', 'emulator-tests', 'sam-tests', 'integration']))

@@ -1,6 +1,5 @@
 # Copyright: Contributors to the cloudpartner.csp collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: E402 - the documentation strings come first, as Ansible requires
 
 DOCUMENTATION = r"""
 name: customers
@@ -59,6 +58,12 @@ options:
       refresh_token:
         description: Secure Application Model refresh token of the tenant's integration user.
         type: str
+      refresh_token_store:
+        description:
+          - Where the tenant's Secure Application Model refresh token is kept and rotated instead of
+            O(partner_tenants[].refresh_token); same forms as the connection option O(refresh_token_store).
+          - Each regional partner tenant has its own integration user, so each has its own store.
+        type: raw
       region:
         description: The region the partner tenant serves (C(NA), C(EU), C(AS), ...), for C(csp_region) and the region group.
         type: str
@@ -115,7 +120,9 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import Csp
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import ACTIVE, ENDED, GdapClient
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import CONNECTION_ENV, ConnectionOptions
 
-PER_PARTNER = ("tenant_id", "client_id", "client_secret", "client_certificate_path", "refresh_token")
+# Each regional partner tenant has its own app, credentials and integration user (so its own store).
+PER_PARTNER = ("tenant_id", "client_id", "client_secret", "client_certificate_path", "refresh_token",
+               "refresh_token_store")
 SHARED = tuple(name for name in CONNECTION_ENV if name not in PER_PARTNER)
 
 
@@ -157,7 +164,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _template(self, value):
         if isinstance(value, str) and ("{{" in value or "{%" in value):
             return self.templar.template(value)
-        return to_native(value) if value is not None else None
+        if isinstance(value, (dict, list)) or value is None:  # e.g. a refresh_token_store given as a dict
+            return value
+        return to_native(value)
 
     def _partners(self):
         shared = {}

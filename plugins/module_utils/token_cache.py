@@ -5,8 +5,10 @@
 Layout under ``token_cache_path`` (a directory, 0700): one MSAL cache file per
 (login host, client id, credential fingerprint), so apps, clouds/emulators and rotated credentials
 never share tokens; inside a file MSAL's own keys separate tenants (realm), scopes (target) and
-users (home account). Beside it an account index maps a digest of the refresh token a user gave
-to the MSAL account it belongs to, so the right user's (rotated) refresh token is used.
+users (home account). Beside it an index (no secrets) maps a digest of the refresh token a user
+gave to the MSAL account it belongs to, so the right user's (rotated) refresh token is used, and each
+token key to the target (scopes) MSAL filed its last access token under: MSAL files a token under the
+scopes the server granted, which for a ``.default`` request are not the scopes that were asked for.
 
 Concurrency: a lock file holds POSIX record locks. Byte 0 guards the data files (shared to read,
 exclusive to write). Each token key (grant, tenant, scopes, user) locks its own byte while it is
@@ -40,6 +42,10 @@ _KEY_SLOTS = 1 << 20  # record-lock offsets for token keys (collisions only seri
 
 def digest(text):
     return hashlib.sha256(str(text).encode("utf-8")).hexdigest()
+
+
+def _mapping(value):
+    return {str(k): v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
 
 
 if HAS_MSAL:
@@ -84,6 +90,7 @@ class MemoryTokenStore:
     def __init__(self):
         self.cache = JournaledTokenCache()
         self.accounts = {}
+        self.targets = {}
 
     @contextlib.contextmanager
     def transaction(self, key):
@@ -91,6 +98,9 @@ class MemoryTokenStore:
 
     def set_account(self, refresh_token_digest, home_account_id):
         self.accounts[refresh_token_digest] = home_account_id
+
+    def set_target(self, key, target):
+        self.targets[key] = target
 
 
 class FileTokenStore:
@@ -107,7 +117,9 @@ class FileTokenStore:
         self.lock_path = os.path.join(directory, base + ".lock")
         self.cache = JournaledTokenCache()
         self.accounts = {}
+        self.targets = {}
         self._new_accounts = {}
+        self._new_targets = {}
         self._lock_fd = None
 
     def _fd(self):
@@ -127,35 +139,45 @@ class FileTokenStore:
             fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
 
     def _read(self):
+        """(MSAL state, accounts, targets) as on disk."""
         state = read_text(self.path)
-        accounts_text = read_text(self.accounts_path)
+        index_text = read_text(self.accounts_path)
         try:
             if state:
                 json.loads(state)
-            accounts = json.loads(accounts_text) if accounts_text else {}
+            index = json.loads(index_text) if index_text else {}
         except ValueError:
             # A damaged cache is only a cache: start over rather than fail the run.
-            return None, {}
-        return state, accounts.get("accounts", {}) if isinstance(accounts, dict) else {}
+            return None, {}, {}
+        if not isinstance(index, dict):
+            index = {}
+        # an index written before targets were remembered simply has none
+        return state, _mapping(index.get("accounts")), _mapping(index.get("targets"))
 
     def load(self):
         with self._locked(0, exclusive=False):
-            state, accounts = self._read()
+            state, accounts, targets = self._read()
         self.cache.load(state)
         self.accounts = accounts
+        self.targets = targets
 
     def save(self):
-        if not self.cache.journal and not self._new_accounts:
+        if not self.cache.journal and not self._new_accounts and not self._new_targets:
             return
         with self._locked(0, exclusive=True):
-            state, accounts = self._read()
+            state, accounts, targets = self._read()
             if self.cache.rebase(state):
                 atomic_write(self.path, self.cache.serialize())
-            if self._new_accounts:
+            if self._new_accounts or self._new_targets:
+                # merge into the newest index, like the journal replay, so no writer drops another's entries
                 accounts.update(self._new_accounts)
-                atomic_write(self.accounts_path, json.dumps({"version": 1, "accounts": accounts}, indent=1))
+                targets.update(self._new_targets)
+                atomic_write(self.accounts_path, json.dumps(
+                    {"version": 1, "accounts": accounts, "targets": targets}, indent=1))
                 self._new_accounts = {}
+                self._new_targets = {}
             self.accounts = accounts
+            self.targets = targets
 
     @contextlib.contextmanager
     def transaction(self, key):
@@ -172,6 +194,11 @@ class FileTokenStore:
         if self.accounts.get(refresh_token_digest) != home_account_id:
             self.accounts[refresh_token_digest] = home_account_id
             self._new_accounts[refresh_token_digest] = home_account_id
+
+    def set_target(self, key, target):
+        if self.targets.get(key) != target:
+            self.targets[key] = target
+            self._new_targets[key] = target
 
     def close(self):
         if self._lock_fd is not None:

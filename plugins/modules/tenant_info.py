@@ -1,7 +1,6 @@
 #!/usr/bin/python
 # Copyright: Contributors to the cloudpartner.csp collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: E402 - the documentation strings come first, as Ansible requires
 
 DOCUMENTATION = r"""
 module: tenant_info

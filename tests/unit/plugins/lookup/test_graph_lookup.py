@@ -26,7 +26,7 @@ def lookup(monkeypatch, session):
         options.update(DEFAULTS)
         options.update(direct or {})
     plugin.set_options = set_options
-    plugin.get_option = lambda name: options.get(name)
+    plugin.get_option = options.get
     return plugin
 
 

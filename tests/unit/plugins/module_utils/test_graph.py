@@ -90,7 +90,7 @@ def test_paginate_is_a_lazy_generator(session, graph):
     _pages(session, 5)
     items = graph.paginate("/users", params={"$top": 2}, headers={"ConsistencyLevel": "eventual"})
     assert session.count() == 0
-    first_three = [next(items) for _ in range(3)]
+    first_three = [next(items) for dummy in range(3)]
     assert [i["n"] for i in first_three] == [0, 1, 2]
     assert session.count() == 2  # only the pages needed so far
     rest = list(items)

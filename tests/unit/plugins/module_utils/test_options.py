@@ -137,15 +137,15 @@ def test_certificate_credential(tmp_path):
 
 
 def test_certificate_without_key(tmp_path):
-    _, cert_pem, _ = _key_and_cert()
+    cert_pem = _key_and_cert()[1]
     pem = tmp_path / "cert-only.pem"
     pem.write_bytes(cert_pem)
     check("missing a private key", client_secret=None, client_certificate_path=str(pem))
 
 
 def test_certificate_key_mismatch(tmp_path):
-    key_pem, _, _ = _key_and_cert()
-    _, other_cert, _ = _key_and_cert("other")
+    key_pem = _key_and_cert()[0]
+    other_cert = _key_and_cert("other")[1]
     pem = tmp_path / "mixed.pem"
     pem.write_bytes(key_pem + other_cert)
     check("does not belong", client_secret=None, client_certificate_path=str(pem))

@@ -76,7 +76,7 @@ def test_forks_wanting_the_same_token_ask_once(tmp_path):
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(4)
     log = tmp_path / "posts.log"
-    procs = [ctx.Process(target=_fork_worker, args=(str(tmp_path / "cache"), str(log), barrier)) for _ in range(4)]
+    procs = [ctx.Process(target=_fork_worker, args=(str(tmp_path / "cache"), str(log), barrier)) for dummy in range(4)]
     for p in procs:
         p.start()
     for p in procs:

@@ -116,8 +116,8 @@ def test_write_in_check_mode_is_not_sent(fake_http, idp, capsys):
 
 
 def test_write_sent_and_accepted_status(fake_http, idp, capsys):
-    fake_http.queue("POST", r"/members/\$ref", FakeRaw(400, {"error": {"code": "Request_BadRequest",
-                                                                        "message": "One or more added object references already exist"}}))
+    already = {"error": {"code": "Request_BadRequest", "message": "One or more added object references already exist"}}
+    fake_http.queue("POST", r"/members/\$ref", FakeRaw(400, already))
     code, result = run(graph_request, dict(CONNECTION, method="POST", path="/groups/g/members/$ref",
                                            body={"@odata.id": "x"}, status_code=[204, 400]), capsys)
     assert code == 0 and result["status"] == 400 and result["changed"] is False
