@@ -41,6 +41,9 @@ GRANTS = ("client_credentials", "refresh_token")
 # (the cached, rotated one may have been revoked or expired on its own).
 _RT_INVALID = frozenset(["700082", "50173", "70043", "70000", "70008", "700084", "9002313"])
 
+# MSAL's margin: an access token with less time left than this is not served from the cache.
+_EXPIRY_MARGIN = 5 * 60
+
 USEFUL_CLAIMS = ("aud", "tid", "appid", "azp", "oid", "idtyp", "roles", "scp", "wids", "upn", "exp")
 
 
@@ -213,7 +216,7 @@ class TokenProvider:
                 if fresh:
                     self._http_caches[tenant_id].clear()  # MSAL replays a token 400 for 60 s otherwise
                 if delegated:
-                    result, account_id = self._delegated(app, tenant_id, scopes, fresh)
+                    result, account_id = self._delegated(app, tenant_id, scopes, fresh, digest(key)[:32])
                 else:
                     if fresh:
                         self._forget_app_tokens(app, tenant_id, scopes)
@@ -275,7 +278,7 @@ class TokenProvider:
                 access_token=lambda: self.get_token(resource=audience + "/.default", grant="client_credentials").token)
         return self._refresh_store
 
-    def _delegated_from_store(self, app, tenant_id, scopes, fresh):
+    def _delegated_from_store(self, app, tenant_id, scopes, fresh, target_key):
         """Delegated token with the refresh token store as the only home of the refresh token.
 
         A cached access token is used when it is good (MSAL's cache holds no refresh token for this user,
@@ -287,6 +290,10 @@ class TokenProvider:
         if account is not None and not fresh:
             # a refresh token another configuration left in the cache must not rotate behind the store's back
             self._drop_cached_refresh_tokens(app, account["home_account_id"])
+            # no refresh token here, so an aging token is served as MSAL's silent call would serve it
+            result = self._cached_access_token(app, account, target_key)
+            if result is not None:
+                return result, account["home_account_id"]
             result = app.acquire_token_silent_with_error(scopes, account)
             if result and "access_token" in result:
                 return result, account["home_account_id"]
@@ -325,14 +332,34 @@ class TokenProvider:
                 return account
         return None
 
-    def _delegated(self, app, tenant_id, scopes, fresh):
+    def _delegated(self, app, tenant_id, scopes, fresh, target_key):
+        """Delegated token: our cache lookup, else MSAL (silent refresh or the configured refresh token).
+
+        ``target_key`` names this (tenant, scopes, user) in the store's index of targets.
+        """
         if self.refresh_store is not None:
-            return self._delegated_from_store(app, tenant_id, scopes, fresh)
+            result, home_account_id = self._delegated_from_store(app, tenant_id, scopes, fresh, target_key)
+        else:
+            result, home_account_id = self._delegated_from_refresh_token(app, tenant_id, scopes, fresh, target_key)
+        if result and "access_token" in result and result.get("token_source") != "cache":
+            self._remember_target(app, result["access_token"], home_account_id, target_key)
+        return result, home_account_id
+
+    def _delegated_from_refresh_token(self, app, tenant_id, scopes, fresh, target_key):
         account = self._account(app)
+        aging = None
         if account is not None:
+            if not fresh:
+                cached = self._cached_access_token(app, account, target_key)
+                if cached is not None and not cached.get("aging"):
+                    return cached, account["home_account_id"]
+                # past its refresh_on: refresh now, but keep it in hand should that fail (as MSAL does)
+                aging = cached
             result = app.acquire_token_silent_with_error(scopes, account, force_refresh=fresh)
             if result and "access_token" in result:
                 return result, account["home_account_id"]
+            if aging is not None:
+                return aging, account["home_account_id"]
             if result and aadsts_code(result.get("error_description")) not in _RT_INVALID:
                 raise auth_error(result, tenant_id, self.adapter)
             # no usable refresh token in the cache: fall back to the configured one
@@ -343,6 +370,50 @@ class TokenProvider:
         if home_account_id:
             self.store.set_account(digest(self.options.refresh_token), home_account_id)
         return result, home_account_id
+
+    # --- access tokens MSAL's own lookup cannot find ----------------------------------------
+    # MSAL files an access token under the scopes the server returns, and the identity platform
+    # answers a ".default" request with the granted permission names, so MSAL's silent lookup by
+    # the requested scopes never finds a delegated ".default" token again. We remember, per
+    # request, the target MSAL filed the token under and look the token up by that target.
+
+    def _at_query(self, app, home_account_id):
+        # the same keys MSAL's silent lookup uses
+        return {"client_id": self.options.client_id, "environment": app.authority.instance,
+                "realm": app.authority.tenant, "home_account_id": home_account_id}
+
+    def _cached_access_token(self, app, account, target_key):
+        """An MSAL-like cache hit for the remembered target (``aging`` once past refresh_on), or None."""
+        target = self.store.targets.get(target_key)
+        if not target:
+            return None
+        cache = self.store.cache
+        now = int(self.clock())
+        best = None
+        for entry in cache.search(cache.CredentialType.ACCESS_TOKEN, target=target.split(),
+                                  query=self._at_query(app, account["home_account_id"])):
+            expires_on = int(entry.get("expires_on") or 0)
+            if expires_on - now >= _EXPIRY_MARGIN and (best is None or expires_on > int(best["expires_on"])):
+                best = entry
+        if best is None:
+            return None
+        refresh_on = int(best.get("refresh_on") or 0)
+        return {
+            "access_token": best["secret"],
+            "token_type": best.get("token_type", "Bearer"),
+            "expires_in": int(best["expires_on"]) - now,
+            "token_source": "cache",
+            "aging": bool(refresh_on) and refresh_on < now,
+        }
+
+    def _remember_target(self, app, access_token, home_account_id, target_key):
+        if not home_account_id:
+            return
+        cache = self.store.cache
+        for entry in cache.search(cache.CredentialType.ACCESS_TOKEN, query=self._at_query(app, home_account_id)):
+            if entry.get("secret") == access_token:
+                self.store.set_target(target_key, entry.get("target") or "")
+                return
 
     @staticmethod
     def _home_account_id(result):

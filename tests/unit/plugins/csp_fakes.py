@@ -20,6 +20,7 @@ APP = "20000000-0000-4000-8000-000000000001"
 APP2 = "20000000-0000-4000-8000-000000000002"
 SECRET = "super-secret-value-0001"
 RT_SEED = "seed-refresh-token-value-0001"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
 USER_OID = "40000000-0000-4000-8000-000000000001"
 
 
@@ -126,6 +127,10 @@ class FakeIdentityPlatform:
         self.refresh_tokens = {RT_SEED: {"oid": USER_OID, "home": PARTNER, "client_id": APP}}
         self.issued = []
         self.errors = {}  # tenant -> (aadsts number, error)
+        self.expires_in = 3599
+        self.refresh_in = None  # seconds, as the service sends for long-lived tokens
+        # delegated permissions a ".default" request is granted, per audience
+        self.delegated_grants = {GRAPH_AUDIENCE: ["Directory.AccessAsUser.All", "Group.ReadWrite.All"]}
         session.route("GET", re.escape(host) + r"/[^/]+/v2\.0/\.well-known/openid-configuration", self.discovery)
         session.route("POST", re.escape(host) + r"/[^/]+/oauth2/v2\.0/token", self.token)
 
@@ -152,6 +157,18 @@ class FakeIdentityPlatform:
                                 "error_codes": [number], "trace_id": "trace-%s" % number,
                                 "correlation_id": "corr-%s" % number})
 
+    def _delegated_scopes(self, resource, aud):
+        """(scp claim, response scope) of a delegated token.
+
+        Like the real service, a ".default" request is answered with the granted permission names
+        (Graph's without its prefix, plus the OpenID scopes), never with ".default" itself.
+        """
+        names = self.delegated_grants.get(aud)
+        if names and any(s.endswith("/.default") for s in resource):
+            prefix = "" if aud == GRAPH_AUDIENCE else aud + "/"
+            return " ".join(names), " ".join(["%s%s" % (prefix, n) for n in names] + ["openid", "profile", "email"])
+        return "user_impersonation", " ".join(resource)
+
     def token(self, call):
         tenant = call.path.split("/")[1]
         data = call.data if isinstance(call.data, dict) else {k: v[0] for k, v in parse_qs(call.data or "").items()}
@@ -165,25 +182,28 @@ class FakeIdentityPlatform:
         resource = [s for s in scope.split() if s not in ("openid", "profile", "offline_access")]
         aud = resource[0].rsplit("/", 1)[0] if resource else "unknown"
         now = int(time.time())
-        body = {"token_type": "Bearer", "expires_in": 3599}
+        body = {"token_type": "Bearer", "expires_in": self.expires_in}
+        if self.refresh_in is not None:
+            body["refresh_in"] = self.refresh_in
         if data.get("grant_type") == "client_credentials":
             claims = {"aud": aud, "tid": tenant, "appid": client_id, "idtyp": "app", "roles": ["Directory.Read.All"],
-                      "exp": now + 3599, "jti": str(uuid.uuid4())}
+                      "exp": now + self.expires_in, "jti": str(uuid.uuid4())}
         elif data.get("grant_type") == "refresh_token":
             record = self.refresh_tokens.get(data.get("refresh_token"))
             if not record or record["client_id"] != client_id:
                 return self._error(700082)
             new_rt = "rotated-%s" % uuid.uuid4()
             self.refresh_tokens[new_rt] = record
+            scp, granted = self._delegated_scopes(resource, aud)
             claims = {"aud": aud, "tid": tenant, "appid": client_id, "idtyp": "user", "oid": record["oid"],
-                      "scp": "user_impersonation", "upn": "integration@contoso.onmicrosoft.com",
-                      "exp": now + 3599, "jti": str(uuid.uuid4())}
+                      "scp": scp, "upn": "integration@contoso.onmicrosoft.com",
+                      "exp": now + self.expires_in, "jti": str(uuid.uuid4())}
             body["refresh_token"] = new_rt
             body["id_token"] = jwt({"aud": client_id, "iss": "%s/%s/v2.0" % (self.host, tenant), "sub": record["oid"],
                                     "oid": record["oid"], "tid": tenant, "exp": now + 3600, "iat": now,
                                     "preferred_username": "integration@contoso.onmicrosoft.com"})
             body["client_info"] = b64url({"uid": record["oid"], "utid": record["home"]})
-            body["scope"] = " ".join(resource)
+            body["scope"] = granted
         else:
             return self._error(70003, "unsupported_grant_type")
         body["access_token"] = jwt(claims)

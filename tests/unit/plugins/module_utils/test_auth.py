@@ -210,7 +210,7 @@ def test_reserved_scope_is_a_validation_error(session, idp):
 
 def test_certificate_grant_sends_an_assertion(session, idp, tmp_path):
     from test_options import _key_and_cert
-    key_pem, cert_pem, _ = _key_and_cert()
+    key_pem, cert_pem, dummy = _key_and_cert()
     pem = tmp_path / "app.pem"
     pem.write_bytes(key_pem + cert_pem)
     token = provider(session, client_secret=None, client_certificate_path=str(pem)).get_token()
@@ -242,3 +242,72 @@ def test_account_index_holds_no_secret(session, idp, tmp_path):
     text = index.read_text()
     assert RT_SEED not in text
     assert list(json.loads(text)["accounts"].values()) == ["%s.%s" % (csp_fakes.USER_OID, PARTNER)]
+
+
+# --- delegated ".default": MSAL files the token under the granted names, not under ".default" -----
+
+GRAPH_DEFAULT = ["https://graph.microsoft.com/.default"]
+
+
+def _user_token_targets(tp):
+    cache = tp.store.cache
+    return [e["target"] for e in cache.search(cache.CredentialType.ACCESS_TOKEN) if e.get("home_account_id")]
+
+
+def test_delegated_default_scope_is_served_from_the_cache(session, idp):
+    tp = provider(session, refresh_token=RT_SEED)
+    first = tp.get_token()
+    assert first.token_source == "identity_provider" and first.scopes == GRAPH_DEFAULT
+    # the premise: the service granted names, so MSAL's own lookup by ".default" cannot match
+    assert _user_token_targets(tp) == ["Directory.AccessAsUser.All Group.ReadWrite.All email openid profile"]
+    second = tp.get_token()
+    assert second.token_source == "cache" and second.token == first.token
+    assert second.expires_on == first.expires_on
+    assert token_posts(session) == 1
+
+
+def test_delegated_default_scope_is_cached_across_runs(session, idp, tmp_path):
+    cache = str(tmp_path)
+    # three module runs, all started before any of them wrote the cache
+    runs = [provider(session, refresh_token=RT_SEED, token_cache_path=cache) for dummy in range(3)]
+    partner = runs[0].get_token()
+    again = runs[1].get_token()
+    assert again.token_source == "cache" and again.token == partner.token
+    customer = runs[1].get_token(tenant=CUSTOMER)
+    assert customer.token_source == "identity_provider" and customer.claims["tid"] == CUSTOMER
+    assert runs[2].get_token(tenant=CUSTOMER).token_source == "cache"
+    assert runs[2].get_token().token == partner.token
+    assert token_posts(session) == 2
+    text = next(tmp_path.glob("*.accounts.json")).read_text()
+    assert len(json.loads(text)["targets"]) == 2
+    assert partner.token not in text and RT_SEED not in text and partner.refresh_token not in text
+
+
+def test_fresh_bypasses_the_delegated_cache_and_replaces_it(session, idp, tmp_path):
+    cache = str(tmp_path)
+    first = provider(session, refresh_token=RT_SEED, token_cache_path=cache).get_token()
+    fresh = provider(session, refresh_token=RT_SEED, token_cache_path=cache).get_token(fresh=True)
+    assert fresh.token_source == "identity_provider" and fresh.token != first.token
+    again = provider(session, refresh_token=RT_SEED, token_cache_path=cache).get_token()
+    assert again.token_source == "cache" and again.token == fresh.token
+    assert token_posts(session) == 2
+
+
+def test_delegated_token_within_five_minutes_of_expiry_is_not_served(session, idp):
+    idp.expires_in = 299
+    tp = provider(session, refresh_token=RT_SEED)
+    first = tp.get_token()
+    second = tp.get_token()
+    assert second.token_source == "identity_provider" and second.token != first.token
+    assert token_posts(session) == 2
+
+
+def test_aging_delegated_token_is_refreshed_and_kept_when_refresh_fails(session, idp):
+    idp.refresh_in = -1  # past its refresh_on as soon as it is issued
+    tp = provider(session, refresh_token=RT_SEED)
+    first = tp.get_token()
+    refreshed = tp.get_token()
+    assert refreshed.token_source == "identity_provider" and refreshed.token != first.token
+    idp.errors[PARTNER] = (50058, "invalid_grant")
+    kept = tp.get_token()
+    assert kept.token_source == "cache" and kept.token == refreshed.token

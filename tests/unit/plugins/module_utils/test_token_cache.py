@@ -1,5 +1,6 @@
 """The persistent token store: journal replay under concurrent writers, one token request across forks."""
 
+import json
 import multiprocessing
 import os
 import time
@@ -55,7 +56,7 @@ def test_nothing_written_without_changes(tmp_path):
     assert not os.path.exists(a.path)
 
 
-def _fork_worker(cache_dir, log_path, barrier):
+def _fork_worker(cache_dir, log_path, barrier, overrides):
     session = csp_fakes.FakeSession()
     idp = csp_fakes.FakeIdentityPlatform(session)
     original = idp.token
@@ -66,20 +67,43 @@ def _fork_worker(cache_dir, log_path, barrier):
         time.sleep(0.3)  # widen the race: every fork is waiting for the token now
         return original(call)
     session.route("POST", r"/oauth2/v2\.0/token", slow_token)
-    opts = csp_fakes.options(token_cache_path=cache_dir).validate()
+    opts = csp_fakes.options(token_cache_path=cache_dir, **overrides).validate()
     barrier.wait()
     TokenProvider(opts, csp_fakes.make_http(session)).get_token()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_forks_wanting_the_same_token_ask_once(tmp_path):
+# app-only, and delegated Graph ".default" (which MSAL files under the granted names)
+@pytest.mark.parametrize("overrides", [{}, {"refresh_token": csp_fakes.RT_SEED}], ids=["app", "delegated"])
+def test_forks_wanting_the_same_token_ask_once(tmp_path, overrides):
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(4)
     log = tmp_path / "posts.log"
-    procs = [ctx.Process(target=_fork_worker, args=(str(tmp_path / "cache"), str(log), barrier)) for dummy in range(4)]
+    procs = [ctx.Process(target=_fork_worker, args=(str(tmp_path / "cache"), str(log), barrier, overrides))
+             for dummy in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(30)
     assert all(p.exitcode == 0 for p in procs)
     assert log.read_text().count("post") == 1
+
+
+def test_interleaved_writers_keep_each_others_targets(tmp_path):
+    a = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    b = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    with a.transaction("key-a"):
+        with b.transaction("key-b"):
+            b.set_target("b", "B.Read openid")
+        a.set_target("a", "A.Read openid")
+    c = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    c.load()
+    assert c.targets == {"a": "A.Read openid", "b": "B.Read openid"}
+
+
+def test_an_index_without_targets_still_loads(tmp_path):
+    a = FileTokenStore(str(tmp_path), "https://login", csp_fakes.APP, "fp")
+    with open(a.accounts_path, "w", encoding="utf-8") as handle:
+        json.dump({"version": 1, "accounts": {"rt-digest": "uid.utid"}}, handle)
+    a.load()
+    assert a.accounts == {"rt-digest": "uid.utid"} and a.targets == {}
