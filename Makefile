@@ -47,8 +47,11 @@ collection-link: ## Mirror the collection's files into .build/ansible_collection
 emulator: venv ## Run the emulator with the demo world in the foreground (prints the export lines)
 	PYTHONPATH=tests/emulator $(BIN)/python -m csp_emulator serve --world demo
 
-lint: venv ## ruff over the whole tree
+# ansible-lint runs offline (.ansible-lint: no Galaxy installs, no schema downloads, no version check)
+# and finds cloudpartner.csp in the .build copy.
+lint: venv collection-link ## ruff over the whole tree, ansible-lint (production profile) over roles and playbooks
 	$(BIN)/ruff check .
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD_ROOT) $(BIN)/ansible-lint --offline --profile production roles playbooks
 
 # All 2.19 sanity tests run here without Docker or network: each test's
 # virtual environment is bootstrapped by the get-pip stand-in (see
