@@ -227,6 +227,12 @@ class ControlClient:
         """The next ``count`` If-Match writes to a path matching ``path`` meet a changed object."""
         return self.call("POST", "concurrent-writes", json={"path": path, "changes": changes, "count": count})
 
+    def settings(self, **changes: Any) -> dict:
+        """The world's settings (faults apart); keyword arguments change them until the next reset."""
+        if changes:
+            return self.call("PATCH", "settings", json=changes)
+        return self.call("GET", "settings")
+
     def reset(self) -> dict:
         return self.call("POST", "reset")
 

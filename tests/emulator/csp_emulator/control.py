@@ -11,7 +11,7 @@ from typing import Any
 from . import faults, tokens
 from .clock import iso_ms
 from .server import HttpError, Request, Response, Router
-from .world import DAY, World, WorldError, parse_world_text
+from .world import DAY, DEFAULT_SETTINGS, World, WorldError, parse_world_text
 
 
 def _error(status: int, code: str, message: str) -> HttpError:
@@ -96,6 +96,25 @@ def register(router: Router) -> None:
             raise _error(400, "InvalidWorld", f"The body is neither a JSON nor a YAML mapping: {exc}") from None
         world = _load(req, source)
         return {"status": "loaded", "tenants": len(world.tenants)}
+
+    @r("GET", r"/_emulator/settings")
+    @guarded
+    def get_settings(req: Request) -> dict:
+        with req.world.lock:
+            return {k: v for k, v in req.world.settings.items() if k != "faults"}
+
+    @r("PATCH", r"/_emulator/settings")
+    @guarded
+    def patch_settings(req: Request) -> dict:
+        # Tests scale the world's timings down (e.g. propagation_delay) without a world file of
+        # their own; `reset` restores the world's settings. Faults have their own route.
+        body = _body(req)
+        unknown = sorted(k for k in body if k not in DEFAULT_SETTINGS or k == "faults")
+        if unknown:
+            raise _error(400, "BadRequest", f"Unknown settings: {', '.join(unknown)} (faults: PUT /_emulator/faults).")
+        with req.world.lock:
+            req.world.settings.update(body)
+            return {k: v for k, v in req.world.settings.items() if k != "faults"}
 
     @r("GET", r"/_emulator/clock")
     @guarded

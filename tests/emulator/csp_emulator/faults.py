@@ -6,7 +6,10 @@ Configuration (world ``settings.faults`` or ``PUT /_emulator/faults``)::
     seed: 1
     latency_ms: 0                 # or {"<path regex>": ms, ...}
     throttle: {requests: 100, per_seconds: 1.0, services: [graph, partner_center]}   # or null
-    error_rate: 0.0               # share of requests answered 503/504
+    throttle_rate: 0.0            # share of requests (throttle.services) answered 429 at random
+    throttle_retry_after: 1.0     # the Retry-After of those
+    error_rate: 0.0               # share of requests answered with one of error_statuses
+    error_statuses: [503, 504]
     drop_rate: 0.0                # share of requests whose connection is closed unanswered
     services: [login, graph, partner_center]   # where latency, errors and drops apply
 """
@@ -42,14 +45,23 @@ class Faults:
         self._limit: int | None = int(throttle["requests"]) if throttle else None
         self._window = float(throttle.get("per_seconds", 1.0)) if throttle else 1.0
         self._retry_after = throttle.get("retry_after") if throttle else None
-        self._throttle_services = set(throttle.get("services") or ("graph", "partner_center")) if throttle else set()
+        self._throttle_services = set((throttle or {}).get("services") or ("graph", "partner_center"))
+        # Throttling that does not depend on volume: Microsoft may answer 429 to any request.
+        self.throttle_rate = float(cfg.get("throttle_rate") or 0.0)
+        self.throttle_retry_after = float(cfg.get("throttle_retry_after") or 1.0)
         self._buckets: dict[str, list[float]] = {}  # app id -> [window start, count]
         # Services that latency, errors and drops apply to (throttling has its own list).
         self.services = set(cfg.get("services") or ("login", "graph", "partner_center"))
         self.error_rate = float(cfg.get("error_rate") or 0.0)
+        self.error_statuses = tuple(int(status) for status in (cfg.get("error_statuses") or (503, 504)))
+        if not self.error_statuses or not set(self.error_statuses) <= {500, 502, 503, 504}:
+            raise ValueError("error_statuses must be a list of 500, 502, 503, 504")
+        for name in ("throttle_rate", "error_rate", "drop_rate"):
+            if not 0.0 <= float(cfg.get(name) or 0.0) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
         self.drop_rate = float(cfg.get("drop_rate") or 0.0)
         self.active = bool(self._latency or self._latency_routes or self._limit is not None
-                           or self.error_rate or self.drop_rate)
+                           or self.throttle_rate or self.error_rate or self.drop_rate)
 
     def public(self) -> dict:
         return dict(self.config)
@@ -65,7 +77,10 @@ class Faults:
         return self._latency / 1000.0
 
     def take(self, app_id: str) -> float | None:
-        """Use one request of ``app_id``'s budget; the seconds to wait when none is left."""
+        """Use one request of ``app_id``'s budget; the seconds to wait when none is left (or when
+        the request is one of the ``throttle_rate`` share)."""
+        if self.throttle_rate and self.random() < self.throttle_rate:
+            return self.throttle_retry_after
         if self._limit is None:
             return None
         now = time.monotonic()
@@ -144,10 +159,12 @@ def before(req: server.Request) -> Any:
         return "drop"
     if faults.error_rate and faults.random() < faults.error_rate:
         req.world.count("faults.errors")
-        status = 503 if faults.random() < 0.5 else 504
+        statuses = faults.error_statuses
+        status = statuses[min(int(faults.random() * len(statuses)), len(statuses) - 1)]
         headers = {"Retry-After": "1"} if status == 503 else {}
         if req.service == "graph":
-            code = "ServiceNotAvailable" if status == 503 else "GatewayTimeout"
+            code = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceNotAvailable",
+                    504: "GatewayTimeout"}[status]
             return server.graph_error(req, status, code, "The service is temporarily unavailable. "
                                       "Please retry later.", headers)
         return server.service_error(req, req.service, status, "The service is temporarily unavailable.",
@@ -156,7 +173,7 @@ def before(req: server.Request) -> Any:
 
 
 def _throttle(req: server.Request, faults: Faults) -> server.HttpError | None:
-    if faults._limit is not None and req.service in faults._throttle_services:
+    if (faults._limit is not None or faults.throttle_rate) and req.service in faults._throttle_services:
         app_id = _app_id_of(req)
         if app_id:
             wait = faults.take(app_id)
@@ -170,7 +187,7 @@ def subrequest_throttle(world: World, app_id: str) -> float | None:
     """For ``$batch``: use one unit of ``app_id``'s budget for a sub-request; returns the
     Retry-After seconds when the sub-request must be answered 429, else None."""
     faults = world.faults or for_world(world)
-    if faults._limit is None or not app_id:
+    if (faults._limit is None and not faults.throttle_rate) or not app_id:
         return None
     wait = faults.take(app_id)
     if wait is not None:

@@ -27,7 +27,10 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "seed": 1,
     "latency_ms": 0,  # number, or {path regex: ms}
     "throttle": None,  # {"requests": N, "per_seconds": S, "retry_after": seconds?, "services": [...]}
+    "throttle_rate": 0.0,  # share of Graph / Partner Center requests answered 429 (throttle.services)
+    "throttle_retry_after": 1.0,  # Retry-After seconds of those 429s
     "error_rate": 0.0,
+    "error_statuses": [503, 504],  # what error_rate answers with (503 carries Retry-After: 1)
     "drop_rate": 0.0,
     "services": ["login", "graph", "partner_center"],  # where latency, errors and drops apply
 }
@@ -427,7 +430,10 @@ class World:
                 "available": t.is_available(now), "availableAt": iso(t.available_at),
                 "users": len(t.users), "groups": len(t.groups), "applications": len(t.applications),
                 "servicePrincipals": len(t.service_principals), "customers": len(t.customers),
+                "oauth2PermissionGrants": len(t.oauth2_permission_grants),
+                "appRoleAssignments": len(t.app_role_assignments),
                 "gdapRelationships": len(t.gdap_relationships),
+                "accessAssignments": sum(len(r.get("_access_assignments") or {}) for r in t.gdap_relationships.values()),
             }
             for t in self.tenants.values()
         ]

@@ -54,6 +54,21 @@ def test_clock_advance(fresh_minimal):
     assert info.value.response.status_code == 400
 
 
+def test_settings_change_until_reset(fresh_minimal):
+    emu = fresh_minimal
+    assert emu.control.settings()["propagation_delay"] == 180
+    assert "faults" not in emu.control.settings()
+    changed = emu.control.settings(propagation_delay=4, existing_consent="created")
+    assert changed["propagation_delay"] == 4 and changed["existing_consent"] == "created"
+    for bad in ({"no_such_setting": 1}, {"faults": {"error_rate": 1.0}}):
+        with pytest.raises(requests.HTTPError) as info:
+            emu.control.settings(**bad)
+        assert info.value.response.status_code == 400
+        assert list(bad)[0] in info.value.response.json()["error"]["message"]
+    emu.control.reset()
+    assert emu.control.settings()["propagation_delay"] == 180
+
+
 def test_reset_restores_world_and_clock(fresh_minimal, client_for):
     emu = fresh_minimal
     client = client_for(emu)

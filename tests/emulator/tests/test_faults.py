@@ -138,3 +138,35 @@ def test_faults_from_world_settings_and_subrequest_throttle():
 def test_set_faults_echoes_config_with_defaults(fresh_minimal):
     cfg = fresh_minimal.control.set_faults({"error_rate": 0.25})
     assert cfg["error_rate"] == 0.25 and cfg["drop_rate"] == 0.0 and cfg["seed"] == 1
+
+
+def test_throttle_rate_answers_a_share_with_429(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token().json()["access_token"]
+    emu.control.set_faults({"seed": 7, "throttle_rate": 0.25, "throttle_retry_after": 0.2})
+    answers = [_graph(client, token) for _ in range(80)]
+    throttled = [r for r in answers if r.status_code == 429]
+    assert 8 <= len(throttled) <= 32  # 20 expected
+    assert all(r.headers["Retry-After"] == "0.2" for r in throttled)
+    assert all(r.status_code == 200 for r in answers if r.status_code != 429)
+    assert client.app_token().status_code == 200  # login is not in the default throttle services
+    assert emu.control.counters()["faults.throttled"] == len(throttled)
+
+
+def test_error_statuses_choose_the_5xx(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token().json()["access_token"]
+    emu.control.set_faults({"error_rate": 1.0, "error_statuses": [503], "services": ["graph"]})
+    answers = [_graph(client, token) for _ in range(6)]
+    assert {r.status_code for r in answers} == {503}
+    assert all(r.headers["Retry-After"] == "1" for r in answers)
+
+
+@pytest.mark.parametrize("config", [{"error_statuses": [404]}, {"throttle_rate": 1.5}, {"error_rate": -0.1}])
+def test_bad_fault_configuration_is_refused(fresh_minimal, config):
+    with pytest.raises(requests.HTTPError) as info:
+        fresh_minimal.control.set_faults(config)
+    assert info.value.response.status_code == 400
+    assert info.value.response.json()["error"]["code"] == "BadRequest"
