@@ -2,7 +2,8 @@
 import json
 import sys
 
-# customer: (status, step) -- tests/emulator/worlds/README.md; 02 and 06 are approved during the first run.
+# customer: (status, step) -- tests/emulator/worlds/README.md; 02, 06 and 26 are approved during the first run
+# (the "faults" run is a first run with faults on).
 EXPECTED = {
     "customer01": ("onboarded", "done"),          # active GDAP + full consent (DAP record): nothing to change
     "customer02": ("onboarded", "done"),          # new relationship, approved within the wait
@@ -29,15 +30,18 @@ EXPECTED = {
     "customer23": ("awaiting_approval", "gdap"),  # terminated: new relationship
     "customer24": ("failed", "region"),           # OC: no partner tenant
     "customer25": ("onboarded", "done"),
+    "customer26": ("onboarded", "done"),          # created during the first run, approved within the wait
 }
 MISSING_API = {"customer06": "Service Management", "customer14": "Partner Center"}
 ENDED = {"customer05", "customer15"}
 NEW_RELATIONSHIP = {"customer02", "customer05", "customer06", "customer07", "customer08", "customer12",
-                    "customer15", "customer18", "customer20", "customer23"}
+                    "customer15", "customer18", "customer20", "customer23", "customer26"}
 
 
 def main():
     report_dir, run = sys.argv[1], sys.argv[2]
+    # A run with faults on must end exactly as the same run without them.
+    run = "first" if run == "faults" else run
     with open(report_dir + "/report.json") as handle:
         report = json.load(handle)
     got = {r["customer"]: r for r in report["customers"]}
@@ -75,6 +79,14 @@ def main():
                       ("customer16", "CustomerNotFound")):
         if got.get(name, {}).get("error_code") != why:
             errors.append("%s: error_code %r, expected %s" % (name, got.get(name, {}).get("error_code"), why))
+    new = got.get("customer26", {})
+    if run == "first":
+        if (new.get("changes") or [""])[0] != "customer: create":
+            errors.append("customer26: not created first: %r" % new.get("changes"))
+        # The first fresh token comes before the tenant has propagated and is refused.
+        attempts = [n for n in new.get("notes") or [] if n.startswith("tenant propagated:")]
+        if len(attempts) != 1 or attempts[0].endswith("attempt 1"):
+            errors.append("customer26: propagation not retried: %r" % new.get("notes"))
     for name in ("customer01", "customer11", "customer19"):
         if got.get(name, {}).get("changes"):
             errors.append("%s: already onboarded, yet changed: %r" % (name, got[name]["changes"]))

@@ -1,4 +1,5 @@
-"""Small client of the emulator's control API for runme.sh: reset, mark, writes, approvals."""
+"""Small client of the emulator's control API for runme.sh: reset, settings, faults, the request log,
+approvals, and the world's state."""
 import json
 import ssl
 import sys
@@ -49,23 +50,70 @@ def writes_since(cfg, seq, blocked=()):
     return writes, refused
 
 
-def approve_when_locked(cfg, seq, customer_ids, timeout):
-    """Approve each customer's relationship as soon as it is locked for approval."""
-    pending = set(customer_ids)
+def tenant_ids(cfg):
+    """Domain -> tenant id of every tenant the emulator has now."""
+    ids = {}
+    for tenant in call(cfg, "GET", "/_emulator/tenants")["tenants"]:
+        for domain in tenant["domains"]:
+            ids[domain.lower()] = tenant["id"]
+    return ids
+
+
+def approve_when_locked(cfg, seq, customers, timeout):
+    """Approve each customer's relationship as soon as it is locked for approval. A customer is a
+    tenant id or a domain; a domain may belong to a customer created during the run."""
+    pending = set(customers)
     deadline = time.time() + timeout
     while pending and time.time() < deadline:
+        known = tenant_ids(cfg) if any("." in c for c in pending) else {}
         log = requests_since(cfg, seq)
         for entry in log["requests"]:
             path = entry["path"]
             if entry["method"] == "POST" and path.endswith("/requests") and entry["status"] < 300:
+                # The emulator names a new relationship <customer tenant id>-<guid>.
                 rid = path.split("/delegatedAdminRelationships/")[-1].split("/")[0]
                 for customer in list(pending):
-                    if rid.startswith(customer):
+                    tenant_id = known.get(customer.lower()) if "." in customer else customer
+                    if tenant_id and rid.startswith(tenant_id):
                         call(cfg, "POST", "/_emulator/gdap/%s/approve" % rid)
                         pending.discard(customer)
                         print("approved", rid, flush=True)
         time.sleep(0.3)
     return sorted(pending)
+
+
+def state(cfg):
+    """The count of every kind of object per tenant, keyed by the tenant's key (a created customer's
+    id is new on every run, its key is its domain prefix)."""
+    keep = ("kind", "region", "users", "groups", "applications", "servicePrincipals", "customers",
+            "oauth2PermissionGrants", "appRoleAssignments", "gdapRelationships", "accessAssignments")
+    return {t["key"]: {k: t[k] for k in keep} for t in call(cfg, "GET", "/_emulator/tenants")["tenants"]}
+
+
+def token_statuses(cfg, seq, domain):
+    """Statuses of the token requests made in the tenant of ``domain`` (by id) since ``seq``."""
+    tenant_id = tenant_ids(cfg)[domain.lower()]
+    return [r["status"] for r in requests_since(cfg, seq)["requests"]
+            if r["service"] == "login" and r["path"].lower() == "/%s/oauth2/v2.0/token" % tenant_id]
+
+
+def created(cfg, seq):
+    """Successful creations since ``seq``: customers, relationships, consents per customer (by key)."""
+    counts = {"customers": 0, "relationships": 0, "consents": {}}
+    # By tenant key: a created customer's tenant id is new on every run.
+    keys = {t["id"]: t["key"] for t in call(cfg, "GET", "/_emulator/tenants")["tenants"]}
+    for r in requests_since(cfg, seq)["requests"]:
+        if r["method"] != "POST" or not 200 <= r["status"] < 300:
+            continue
+        if r["service"] == "partner_center" and r["path"] == "/v1/customers":
+            counts["customers"] += 1
+        elif r["service"] == "graph" and r["path"].endswith("/tenantRelationships/delegatedAdminRelationships"):
+            counts["relationships"] += 1
+        elif r["service"] == "partner_center" and r["path"].endswith("/applicationconsents"):
+            customer = r["path"].split("/")[3]
+            customer = keys.get(customer, customer)
+            counts["consents"][customer] = counts["consents"].get(customer, 0) + 1
+    return counts
 
 
 def main():
@@ -82,6 +130,19 @@ def main():
         for entry in writes:
             print("%s %s %s %s" % (entry["service"], entry["method"], entry["path"], entry["status"]), file=sys.stderr)
         print(len(writes))
+    elif command == "settings":
+        changes = {key: yaml.safe_load(value) for key, value in (arg.split("=", 1) for arg in sys.argv[3:])}
+        call(cfg, "PATCH", "/_emulator/settings", changes)
+    elif command == "faults":
+        call(cfg, "PUT", "/_emulator/faults", json.loads(sys.argv[3]))
+    elif command == "state":
+        print(json.dumps(state(cfg), indent=1, sort_keys=True))
+    elif command == "created":
+        print(json.dumps(created(cfg, sys.argv[3]), sort_keys=True))
+    elif command == "token-statuses":
+        print(" ".join(str(status) for status in token_statuses(cfg, sys.argv[3], sys.argv[4])))
+    elif command == "counters":
+        print(json.dumps(call(cfg, "GET", "/_emulator/counters"), sort_keys=True))
     elif command == "approve-when-locked":
         left = approve_when_locked(cfg, sys.argv[3], sys.argv[5:], float(sys.argv[4]))
         if left:
