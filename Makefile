@@ -94,13 +94,23 @@ integration: venv ## Integration targets against a fresh emulator (no Docker)
 test: venv ## Everything CI runs: lint, sanity, units, emulator tests, integration; ends with "N passed, N failed"
 	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests sam-tests integration
 
-demo: venv ## Start the emulator with the demo world and run playbooks/demo.yml against it
+# The demo: a fresh emulator with the demo world; playbooks/demo.yml over two inventories, the partner
+# tenants (playbooks/inventory/demo.yml) and their customers from Partner Center (the customers inventory
+# plugin, playbooks/inventory/demo.csp_customers.yml); one fork per customer of the world. The reports go
+# to DEMO_REPORT_DIR (round one's in its round-1/).
+DEMO_REPORT_DIR ?= $(BUILD_ROOT)/demo-report
+DEMO_FORKS ?= 25
+
+demo: venv ## Onboard the demo world's 25 customers on a fresh emulator (approvals through its control API), then the report
 	rm -rf $(EMULATOR_STATE)-demo
 	trap 'scripts/stop_emulator.sh $(EMULATOR_STATE)-demo' EXIT; \
 	scripts/start_emulator.sh $(EMULATOR_STATE)-demo; \
 	$(PYTHON) scripts/sync_collection.py; \
 	eval "$$($(BIN)/python scripts/emulator_env.py $(EMULATOR_STATE)-demo/state.json)"; \
-	ANSIBLE_COLLECTIONS_PATH=$(BUILD_ROOT) $(BIN)/ansible-playbook -i playbooks/inventory/demo.yml playbooks/demo.yml
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD_ROOT) $(BIN)/ansible-playbook --forks $(DEMO_FORKS) \
+	  -i playbooks/inventory/demo.yml -i playbooks/inventory/demo.csp_customers.yml \
+	  -e 'demo_report_dir=$(abspath $(DEMO_REPORT_DIR))' playbooks/demo.yml; \
+	echo "make demo: done in $${SECONDS} s; the onboarding report is $(abspath $(DEMO_REPORT_DIR))/report.md (also report.json, report.html; round one's in round-1/)"
 
 clean: ## Remove .build and .venv
 	rm -rf $(BUILD_ROOT) $(VENV)
