@@ -25,8 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 new_customer=customer26.onmicrosoft.com
-# A new customer's tenant issues no token for 8 s (Microsoft: about 3 minutes); see onboard_vars.yml.
-start_world() { emu reset; emu settings propagation_delay=8; }
+# A new customer's tenant issues no token for 25 s (Microsoft: about 3 minutes); see onboard_vars.yml.
+start_world() { emu reset; emu settings propagation_delay=25; }
 start_world
 # Woodgrove Bank and Fourth Coffee lack an API's service principal: their consent is attempted on every run
 # and refused by Partner Center (see emulator.py writes_since).
