@@ -82,6 +82,25 @@ def approve_when_locked(cfg, seq, customers, timeout):
     return sorted(pending)
 
 
+def propagate_after_refusal(cfg, seq, domain, timeout, seconds):
+    """Once a request for a token in the new tenant of ``domain`` has been refused (it has not propagated),
+    move the world clock on by ``seconds``, so that the tenant propagates then and not before, however
+    slow the machine is. Returns the refused statuses seen."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        tenant_id = tenant_ids(cfg).get(domain.lower())
+        if tenant_id:
+            statuses = token_statuses(cfg, seq, domain)
+            if statuses and statuses[0] == 400:
+                call(cfg, "POST", "/_emulator/clock/advance", {"seconds": seconds})
+                print("token refused in %s before propagation; clock advanced %s s" % (domain, seconds), flush=True)
+                return True
+            if statuses:
+                raise SystemExit("the first token request in %s was answered %s, not refused" % (domain, statuses[0]))
+        time.sleep(0.3)
+    return False
+
+
 def state(cfg):
     """The count of every kind of object per tenant, keyed by the tenant's key (a created customer's
     id is new on every run, its key is its domain prefix)."""
@@ -91,10 +110,12 @@ def state(cfg):
 
 
 def token_statuses(cfg, seq, domain):
-    """Statuses of the token requests made in the tenant of ``domain`` (by id) since ``seq``."""
+    """Statuses of the identity platform requests in the tenant of ``domain`` (by id) since ``seq``:
+    OpenID discovery and token requests (MSAL discovers a tenant before its first token request there;
+    an unknown tenant is refused at discovery)."""
     tenant_id = tenant_ids(cfg)[domain.lower()]
     return [r["status"] for r in requests_since(cfg, seq)["requests"]
-            if r["service"] == "login" and r["path"].lower() == "/%s/oauth2/v2.0/token" % tenant_id]
+            if r["service"] == "login" and r["path"].lower().startswith("/%s/" % tenant_id)]
 
 
 def created(cfg, seq):
@@ -135,6 +156,9 @@ def main():
         call(cfg, "PATCH", "/_emulator/settings", changes)
     elif command == "faults":
         call(cfg, "PUT", "/_emulator/faults", json.loads(sys.argv[3]))
+    elif command == "propagate-after-refusal":
+        if not propagate_after_refusal(cfg, sys.argv[3], sys.argv[4], float(sys.argv[5]), float(sys.argv[6])):
+            sys.exit("no refused token request in %s" % sys.argv[4])
     elif command == "state":
         print(json.dumps(state(cfg), indent=1, sort_keys=True))
     elif command == "created":
