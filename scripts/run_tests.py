@@ -3,10 +3,12 @@
 
 Each step is a make target. A failing step does not stop the later ones, so
 one run shows every problem. The output of every step is kept in
-.build/logs/<step>.log and shown as it comes, except for sanity: it keeps
-about one core busy (mostly pylint) while the other steps mostly wait on
-subprocesses and the emulator, so on a 2-core machine it runs beside all of
-them and its log is shown when it ends. The last line counts individual tests
+.build/logs/<step>.log and shown as it comes, except for the background lane:
+sanity keeps about one core busy (mostly pylint), so on a 2-core machine it
+runs beside the other steps, and the emulator's and the SAM store's pytest
+suites follow it in the same lane, so that the lane and integration (the
+longest step) take about as long as each other. A lane step's log is shown
+when the lane ends. The last line counts individual tests
 across all steps: pytest cases (from JUnit XML), sanity tests and integration
 targets; lint counts as one test. The exit status is non-zero when anything
 failed or when nothing at all was tested.
@@ -16,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -50,23 +53,36 @@ def run(step, extra):
         return proc.wait(), log_path
 
 
-class Background:
-    """A step whose output goes to its log only, shown when it is collected."""
+class BackgroundLane(threading.Thread):
+    """Steps run one after another beside the foreground; their output goes to their logs only,
+    shown when the lane is collected."""
 
-    def __init__(self, step, extra):
-        self.log_path = os.path.join(LOGS, step + '.log')
-        print('\n=== make %s (in the background; its output follows when it ends) ===' % ' '.join([step] + extra), flush=True)
-        self.log = open(self.log_path, 'w', encoding='utf-8')  # closed in wait()
-        self.proc = subprocess.Popen(command(step, extra), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+    def __init__(self, steps):
+        super().__init__(daemon=True)
+        self.steps = steps
+        self.finished = []  # (Result, returncode, log path)
+        print('\n=== in the background, one after another: %s (their output follows when they end) ==='
+              % ', '.join('make ' + step for step in steps), flush=True)
 
-    def wait(self):
-        returncode = self.proc.wait()
-        self.log.close()
-        print('\n=== output of the background step (%s) ===' % os.path.relpath(self.log_path, ROOT))
-        sys.stdout.write(read(self.log_path))
-        sys.stdout.flush()
-        return returncode, self.log_path
+    def run(self):
+        for step in self.steps:
+            result = Result(step)
+            log_path = os.path.join(LOGS, step + '.log')
+            start = time.monotonic()
+            with open(log_path, 'w', encoding='utf-8') as log:
+                returncode = subprocess.call(command(step, extra_args(step)), cwd=ROOT, stdout=log,
+                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            result.seconds = time.monotonic() - start
+            self.finished.append((result, returncode, log_path))
+
+    def collect(self):
+        self.join()
+        for result, returncode, log_path in self.finished:
+            print('\n=== output of the background step %s (%s) ===' % (result.step, os.path.relpath(log_path, ROOT)))
+            sys.stdout.write(read(log_path))
+            sys.stdout.flush()
+            count(result, returncode, log_path)
+        return [result for result, _, _ in self.finished]
 
 
 def read(path):
@@ -121,39 +137,32 @@ def extra_args(step):
     return []
 
 
-# Steps that run beside the ones that follow them, until one of WAIT_BEFORE starts.
-BACKGROUND = ('sanity',)
-WAIT_BEFORE = ()
+# Steps that run one after another beside the others (see the module's docstring).
+BACKGROUND_LANE = ('sanity', 'emulator-tests', 'sam-tests')
 
 
 def main(steps):
     os.makedirs(LOGS, exist_ok=True)
     # Refresh the collection copy once, before steps read it at the same time.
     subprocess.run(['make', '--no-print-directory', 'collection-link'], cwd=ROOT, check=True)
+    lane_steps = [step for step in steps if step in BACKGROUND_LANE]
+    foreground = [step for step in steps if step not in BACKGROUND_LANE]
+    lane = None
+    if lane_steps and foreground:
+        lane = BackgroundLane(lane_steps)
+        lane.start()
+    else:
+        foreground = steps
     results = []
-    pending = []
-
-    def collect_background():
-        for result, job, started in pending:
-            returncode, log_path = job.wait()
-            result.seconds = time.monotonic() - started
-            count(result, returncode, log_path)
-            results.append(result)
-        pending.clear()
-
-    for step in steps:
+    for step in foreground:
         result = Result(step)
-        if step in WAIT_BEFORE:
-            collect_background()
         start = time.monotonic()
-        if step in BACKGROUND and step != steps[-1]:
-            pending.append((result, Background(step, extra_args(step)), start))
-            continue
         returncode, log_path = run(step, extra_args(step))
         result.seconds = time.monotonic() - start
         count(result, returncode, log_path)
         results.append(result)
-    collect_background()
+    if lane is not None:
+        results.extend(lane.collect())
     results.sort(key=lambda r: steps.index(r.step))
     return summarize(results)
 
