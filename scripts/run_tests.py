@@ -82,7 +82,7 @@ class BackgroundLane(threading.Thread):
             sys.stdout.write(read(log_path))
             sys.stdout.flush()
             count(result, returncode, log_path)
-        return [result for result, _, _ in self.finished]
+        return [finished[0] for finished in self.finished]
 
 
 def read(path):

@@ -21,6 +21,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEST = os.path.join(ROOT, '.build', 'ansible_collections', 'cloudpartner', 'csp')
 KEEP = ('.git', 'tests/output')
+# Git-ignored files that are copied whenever they exist: `make integration` writes the emulator's
+# endpoints there while other `make test` steps may sync the copy again.
+ALWAYS_EXTRA = ('tests/integration/integration_config.yml',)
 # Development tooling that is not collection content: the emulator and the
 # benchmarks run from the work tree and are checked by ruff and pytest.
 EXCLUDE = ('tests/emulator/', 'benchmarks/')
@@ -88,7 +91,7 @@ def main():
         subprocess.run(['git', 'init', '-q', DEST], check=True)
 
     wanted = project_files()
-    wanted.update(rel for rel in args.extra if os.path.isfile(os.path.join(ROOT, rel)))
+    wanted.update(rel for rel in list(args.extra) + list(ALWAYS_EXTRA) if os.path.isfile(os.path.join(ROOT, rel)))
     copied = sum(copy(rel) for rel in sorted(wanted))
     removed = prune(wanted)
     print('collection copy: %s (%d files, %d updated, %d removed)' % (os.path.relpath(DEST, ROOT), len(wanted), copied, removed))
