@@ -7,6 +7,9 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HttpClient, RetryPolicy
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions
 
@@ -223,3 +226,23 @@ def options(**overrides):
     }
     values.update(overrides)
     return ConnectionOptions(values)
+
+
+# The connection options every module test passes (the fake endpoints, the app's secret).
+CONNECTION = {
+    "tenant_id": PARTNER, "client_id": APP, "client_secret": SECRET, "authority_host": LOGIN,
+    "graph_endpoint": GRAPH, "partner_center_endpoint": PC,
+}
+
+
+def run_module(module, args, capsys, check_mode=False, diff=False):
+    """Run ``module.main()`` with ``args`` as Ansible would; (exit code, JSON result)."""
+    args = dict(args)
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as info:
+            module.main()
+    return info.value.code, json.loads(capsys.readouterr().out)

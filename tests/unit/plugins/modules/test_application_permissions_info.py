@@ -1,22 +1,17 @@
 """application_permissions_info: names per API, consent grants, app roles apart."""
 
-import json
 import os
 import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cloudpartner.csp.plugins.modules import application_permissions_info
 
 import csp_fakes
-from csp_fakes import APP, PARTNER, SECRET
+from csp_fakes import APP, CONNECTION
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))
 from test_directory import GRAPH_APP_ID, PC_APP_ID, FakeDirectoryGraph  # noqa: E402
-
-CONNECTION = {"tenant_id": PARTNER, "client_id": APP, "client_secret": SECRET, "authority_host": csp_fakes.LOGIN,
-              "graph_endpoint": csp_fakes.GRAPH, "partner_center_endpoint": csp_fakes.PC}
 
 
 @pytest.fixture
@@ -30,17 +25,12 @@ def warned(monkeypatch):
 
 
 @pytest.fixture
-def fake(monkeypatch, session, idp):
-    from ansible_collections.cloudpartner.csp.plugins.module_utils import client as client_mod
-    monkeypatch.setattr(client_mod, "HttpClient", lambda verify=True, **_kw: csp_fakes.make_http(session, verify=verify))
-    return FakeDirectoryGraph(session)
+def fake(fake_http, idp):
+    return FakeDirectoryGraph(fake_http)
 
 
 def run(args, capsys):
-    with patch_module_args(dict(CONNECTION, **args)):
-        with pytest.raises(SystemExit) as info:
-            application_permissions_info.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
+    return csp_fakes.run_module(application_permissions_info, dict(CONNECTION, **args), capsys)
 
 
 def test_bad_application_id(session, fake, capsys):

@@ -1,10 +1,8 @@
 """gdap_relationship(_info), gdap_access_assignment, application_consent, customer(_info): input refused before
 any request, results and Microsoft's errors through the whole stack (fake transport, fake identity platform)."""
 
-import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cloudpartner.csp.plugins.modules import (
     application_consent,
@@ -16,42 +14,14 @@ from ansible_collections.cloudpartner.csp.plugins.modules import (
 )
 
 import csp_fakes
-from csp_fakes import APP, PARTNER, SECRET, FakeRaw
+from csp_fakes import CONNECTION, FakeRaw
 
-CONNECTION = {
-    "tenant_id": PARTNER, "client_id": APP, "client_secret": SECRET, "authority_host": csp_fakes.LOGIN,
-    "graph_endpoint": csp_fakes.GRAPH, "partner_center_endpoint": csp_fakes.PC,
-}
 CUSTOMER = "30000000-0000-4000-8000-000000000002"
 RELS = r"/v1\.0/tenantRelationships/delegatedAdminRelationships"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_warnings():
-    from ansible.module_utils.common import warnings
-    warnings._global_warnings.clear()
-    yield
-    warnings._global_warnings.clear()
-
-
-@pytest.fixture
-def fake_http(monkeypatch, session):
-    from ansible_collections.cloudpartner.csp.plugins.module_utils import client as client_mod
-
-    def factory(verify=True, **_kwargs):
-        return csp_fakes.make_http(session, verify=verify)
-    monkeypatch.setattr(client_mod, "HttpClient", factory)
-    return session
-
-
 def run(module, args, capsys, check_mode=False):
-    args = dict(CONNECTION, **args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
+    return csp_fakes.run_module(module, dict(CONNECTION, **args), capsys, check_mode)
 
 
 @pytest.mark.parametrize("args,code", [

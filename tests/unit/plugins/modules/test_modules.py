@@ -4,51 +4,14 @@ import json
 import os
 import stat
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cloudpartner.csp.plugins.modules import graph_request, tenant_info, token
 
 import csp_fakes
-from csp_fakes import APP, PARTNER, RT_SEED, SECRET, FakeRaw
-
-CONNECTION = {
-    "tenant_id": PARTNER, "client_id": APP, "client_secret": SECRET, "authority_host": csp_fakes.LOGIN,
-    "graph_endpoint": csp_fakes.GRAPH, "partner_center_endpoint": csp_fakes.PC,
-}
+from csp_fakes import APP, CONNECTION, FakeRaw, PARTNER, RT_SEED, SECRET
 
 
-@pytest.fixture(autouse=True)
-def _fresh_warnings():
-    # AnsibleModule keeps warnings process-wide (deduplicated); each test is a new "process"
-    from ansible.module_utils.common import warnings
-    warnings._global_warnings.clear()
-    yield
-    warnings._global_warnings.clear()
-
-
-@pytest.fixture
-def fake_http(monkeypatch, session):
-    """Every HttpClient the modules build talks to the fake session."""
-    from ansible_collections.cloudpartner.csp.plugins.module_utils import client as client_mod
-    from ansible_collections.cloudpartner.csp.plugins.modules import tenant_info as tenant_info_mod
-
-    def factory(verify=True, **_kwargs):
-        return csp_fakes.make_http(session, verify=verify)
-    monkeypatch.setattr(client_mod, "HttpClient", factory)
-    monkeypatch.setattr(tenant_info_mod, "HttpClient", factory)
-    return session
-
-
-def run(module, args, capsys, check_mode=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    out = capsys.readouterr().out
-    return info.value.code, json.loads(out)
+run = csp_fakes.run_module
 
 
 # --- graph_request ------------------------------------------------------------------

@@ -6,8 +6,6 @@ import re
 import time
 from urllib.parse import parse_qs
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cloudpartner.csp.plugins.modules import (
     app_credentials_info,
@@ -17,40 +15,10 @@ from ansible_collections.cloudpartner.csp.plugins.modules import (
 )
 
 import csp_fakes
-from csp_fakes import APP, PARTNER, RT_SEED, SECRET, FakeRaw
-
-CONNECTION = {
-    "tenant_id": PARTNER, "client_id": APP, "client_secret": SECRET, "authority_host": csp_fakes.LOGIN,
-    "graph_endpoint": csp_fakes.GRAPH, "partner_center_endpoint": csp_fakes.PC,
-}
+from csp_fakes import APP, CONNECTION, FakeRaw, PARTNER, RT_SEED, SECRET
 
 
-@pytest.fixture(autouse=True)
-def _fresh_warnings():
-    from ansible.module_utils.common import warnings
-    warnings._global_warnings.clear()
-    yield
-    warnings._global_warnings.clear()
-
-
-@pytest.fixture
-def fake_http(monkeypatch, session):
-    from ansible_collections.cloudpartner.csp.plugins.module_utils import client as client_mod
-
-    monkeypatch.setattr(client_mod, "HttpClient", lambda verify=True, **_kw: csp_fakes.make_http(session, verify=verify))
-    return session
-
-
-def run(module, args, capsys, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
+run = csp_fakes.run_module
 
 
 def seed(tmp_path, token=RT_SEED):

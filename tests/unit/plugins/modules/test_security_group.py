@@ -1,42 +1,27 @@
 """security_group: create / update / delete by name (and id), never a group it did not match."""
 
-import json
 import os
 import sys
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import derive_mail_nickname
 from ansible_collections.cloudpartner.csp.plugins.modules import security_group
 
 import csp_fakes
-from csp_fakes import APP, PARTNER, SECRET
+from csp_fakes import CONNECTION
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))
 from test_directory import GROUP_GDAP_ADMINS, FakeDirectoryGraph  # noqa: E402
 
-CONNECTION = {"tenant_id": PARTNER, "client_id": APP, "client_secret": SECRET, "authority_host": csp_fakes.LOGIN,
-              "graph_endpoint": csp_fakes.GRAPH, "partner_center_endpoint": csp_fakes.PC}
-
 
 @pytest.fixture
-def fake(monkeypatch, session, idp):
-    from ansible_collections.cloudpartner.csp.plugins.module_utils import client as client_mod
-    monkeypatch.setattr(client_mod, "HttpClient", lambda verify=True, **_kw: csp_fakes.make_http(session, verify=verify))
-    return FakeDirectoryGraph(session)
+def fake(fake_http, idp):
+    return FakeDirectoryGraph(fake_http)
 
 
 def run(args, capsys, check_mode=False, diff=False):
-    args = dict(CONNECTION, **args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as info:
-            security_group.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
+    return csp_fakes.run_module(security_group, dict(CONNECTION, **args), capsys, check_mode, diff)
 
 
 def named(fake, name):
