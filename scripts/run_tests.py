@@ -181,7 +181,56 @@ def count(result, returncode, log_path):
         result.passed = 1
 
 
+# At most this many lines of each failed step are repeated above the summary, so that a failure is
+# explained at the end of a long run (where a CI excerpt looks) and not only somewhere in the middle.
+DIGEST_LINES = 60
+INTEGRATION_TARGET_START = re.compile(r'^Running (\S+) integration test (?:role|script)')
+FAILED_TARGETS = re.compile(r'The \d+ integration test\(s\) listed below \(out of \d+\) failed[^\n]*\n((?:\S+\n)+)')
+
+
+def integration_sections(text):
+    """{target: the lines of its output} from an ansible-test integration log."""
+    sections, target = {}, None
+    for line in text.splitlines():
+        match = INTEGRATION_TARGET_START.match(line)
+        if match:
+            target = match.group(1)
+        if target:
+            sections.setdefault(target, []).append(line)
+    return sections
+
+
+def failure_digest(result):
+    """The lines that explain why ``result``'s step failed: the end of each failed integration
+    target's output, sanity's ERROR lines, pytest's failure messages, or the end of the log."""
+    log_path = os.path.join(LOGS, result.step + '.log')
+    text = read(log_path) if os.path.exists(log_path) else ''
+    if result.step == 'integration':
+        failed = FAILED_TARGETS.search(text)
+        sections = integration_sections(text)
+        lines = []
+        for target in (failed.group(1).split() if failed else []):
+            lines.append('--- %s ---' % target)
+            lines.extend(sections.get(target, [])[-DIGEST_LINES // 2:])
+        return lines or text.splitlines()[-DIGEST_LINES:]
+    if result.step == 'sanity':
+        return [line for line in text.splitlines() if line.startswith('ERROR:')][:DIGEST_LINES] or text.splitlines()[-DIGEST_LINES:]
+    xml_path = os.path.join(LOGS, result.step + '.xml')
+    if os.path.exists(xml_path):
+        lines = []
+        for case in ET.parse(xml_path).getroot().iter('testcase'):
+            for problem in list(case.findall('failure')) + list(case.findall('error')):
+                lines.append('%s::%s: %s' % (case.get('classname'), case.get('name'), (problem.get('message') or '')[:300]))
+        if lines:
+            return lines[:DIGEST_LINES]
+    return text.splitlines()[-DIGEST_LINES:]
+
+
 def summarize(results):
+    for r in results:
+        if r.failed:
+            print('\n=== why %s failed (from %s) ===' % (r.step, os.path.relpath(os.path.join(LOGS, r.step + '.log'), ROOT)))
+            print('\n'.join(failure_digest(r)))
     print('\n=== summary ===')
     for r in results:
         print('  %-15s %4d passed %4d failed %4d skipped %6.0f s  %s' % (r.step, r.passed, r.failed, r.skipped, r.seconds, r.note))

@@ -164,6 +164,8 @@ def refresh(world, rel: dict, read: bool = False) -> dict:
     if status == "approvalPending":
         locked = rel.get("_locked_at") or _ts(rel.get("lastModifiedDateTime")) or now
         auto = world.settings.get("gdap_auto_approve_after")
+        if approves_on_lock(world, rel):
+            auto = 0.0
         if auto is not None and now >= locked + float(auto):
             _approve(world, rel, at=locked + float(auto))
             status = rel["status"]
@@ -213,6 +215,17 @@ def refresh(world, rel: dict, read: bool = False) -> dict:
             req_obj["status"] = "succeeded" if req_obj["status"] == "pending" else "pending"
             req_obj["lastModifiedDateTime"] = world.clock.iso(now)
     return rel
+
+
+def approves_on_lock(world, rel: dict) -> bool:
+    """Whether the customer's Global Administrator approves the relationship the moment it is locked
+    (setting ``gdap_approving_customers``: tenant ids or domains, so a customer created later counts)."""
+    approving = {str(c).lower() for c in world.settings.get("gdap_approving_customers") or ()}
+    if not approving:
+        return False
+    customer = world.tenant((rel.get("customer") or {}).get("tenantId"), by_key=False)
+    names = {customer.id.lower(), *(d.lower() for d in customer.domains)} if customer else set()
+    return bool(names & approving)
 
 
 def _activate(world, rel: dict, now: float) -> None:

@@ -40,6 +40,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "refresh_token_inactivity_days": 90,
     "propagation_delay": 180,
     "gdap_auto_approve_after": None,
+    # Customers (tenant ids or domains) whose admin approves a relationship as soon as it is locked.
+    "gdap_approving_customers": [],
     # Unconfirmed in the docs: status of an application consent that already exists.
     "existing_consent": "conflict",
     # Unconfirmed: whether a Partner Center application consent also assigns app roles whose

@@ -194,6 +194,20 @@ def test_auto_approve_setting(fresh_emulator, g):
     assert [read(g, rid)["status"] for _ in range(3)] == ["approved", "activating", "active"]
 
 
+def test_approving_customers_setting(fresh_emulator, g):
+    """A customer listed by domain approves at the lock; other customers' relationships stay pending."""
+    emu = fresh_emulator
+    emu.world.settings["gdap_approving_customers"] = [emu.world.tenant(CUSTOMER02).domains[0].upper()]
+    emu.world.settings["gdap_activation_delay"] = 3600
+    rid = create(g).json()["id"]
+    assert read(g, rid)["status"] == "created"  # approval needs the lock, not just the listing
+    g.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"})
+    assert [read(g, rid)["status"] for _ in range(3)] == ["approved", "activating", "active"]
+    other = create(g, name="not approved", customer={"tenantId": "30000000-0000-4000-8000-000000000003"}).json()["id"]
+    g.post(f"{REL}/{other}/requests", {"action": "lockForApproval"})
+    assert [read(g, other)["status"] for _ in range(2)] == ["approvalPending", "approvalPending"]
+
+
 def test_terminate(fresh_emulator, g):
     rid = create(g).json()["id"]
     activate(fresh_emulator, g, rid)

@@ -1,5 +1,5 @@
 """Small client of the emulator's control API for runme.sh: reset, settings, faults, the request log,
-approvals, and the world's state."""
+the new tenant's propagation, and the world's state."""
 import json
 import ssl
 import sys
@@ -57,29 +57,6 @@ def tenant_ids(cfg):
         for domain in tenant["domains"]:
             ids[domain.lower()] = tenant["id"]
     return ids
-
-
-def approve_when_locked(cfg, seq, customers, timeout):
-    """Approve each customer's relationship as soon as it is locked for approval. A customer is a
-    tenant id or a domain; a domain may belong to a customer created during the run."""
-    pending = set(customers)
-    deadline = time.time() + timeout
-    while pending and time.time() < deadline:
-        known = tenant_ids(cfg) if any("." in c for c in pending) else {}
-        log = requests_since(cfg, seq)
-        for entry in log["requests"]:
-            path = entry["path"]
-            if entry["method"] == "POST" and path.endswith("/requests") and entry["status"] < 300:
-                # The emulator names a new relationship <customer tenant id>-<guid>.
-                rid = path.split("/delegatedAdminRelationships/")[-1].split("/")[0]
-                for customer in list(pending):
-                    tenant_id = known.get(customer.lower()) if "." in customer else customer
-                    if tenant_id and rid.startswith(tenant_id):
-                        call(cfg, "POST", "/_emulator/gdap/%s/approve" % rid)
-                        pending.discard(customer)
-                        print("approved", rid, flush=True)
-        time.sleep(0.3)
-    return sorted(pending)
 
 
 def propagate_after_refusal(cfg, seq, domain, timeout, seconds):
@@ -167,11 +144,6 @@ def main():
         print(" ".join(str(status) for status in token_statuses(cfg, sys.argv[3], sys.argv[4])))
     elif command == "counters":
         print(json.dumps(call(cfg, "GET", "/_emulator/counters"), sort_keys=True))
-    elif command == "approve-when-locked":
-        left = approve_when_locked(cfg, sys.argv[3], sys.argv[5:], float(sys.argv[4]))
-        if left:
-            print("never locked for approval: " + ", ".join(left), file=sys.stderr)
-            sys.exit(1)
     else:
         sys.exit("unknown command " + command)
 
