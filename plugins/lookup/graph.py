@@ -72,12 +72,12 @@ _raw:
 from ansible.errors import AnsibleError, AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import HAS_MSAL
 from ansible_collections.cloudpartner.csp.plugins.module_utils.client import CspClient
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HAS_REQUESTS
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions
 from ansible_collections.cloudpartner.csp.plugins.module_utils.query import apply_query, compile_query
+from ansible_collections.cloudpartner.csp.plugins.module_utils.token_cache import HAS_MSAL
 
 
 class _TemplatedOptions:

@@ -24,16 +24,7 @@ from .errors import (
 )
 from .http import MsalHttpAdapter, error_from_response
 from .options import check_tenant, is_guid
-from .token_cache import digest, open_store
-
-try:
-    import msal
-    HAS_MSAL = True
-    MSAL_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - sanity's import test runs without it
-    msal = None
-    HAS_MSAL = False
-    MSAL_IMPORT_ERROR = exc
+from .token_cache import digest, msal, open_store, require_msal
 
 GRANTS = ("client_credentials", "refresh_token")
 
@@ -133,8 +124,7 @@ class TokenProvider:
     """Access tokens for (tenant, resource), from the cache when still good (> 5 min left)."""
 
     def __init__(self, options, http, clock=time.time):
-        if not HAS_MSAL:
-            raise CspValidationError("the Python library 'msal' is required", code="MissingLibrary")
+        require_msal()
         if not options._validated:
             options.validate()
         self.options = options

@@ -22,13 +22,7 @@ from .cloud import resource_scopes
 from .errors import CspAuthError, CspValidationError, aadsts_code, clean_description, register_secret
 from .files import atomic_write, ensure_private_dir, read_text
 from .http import MsalHttpAdapter
-
-try:
-    import msal
-    HAS_MSAL = True
-except ImportError:  # pragma: no cover - sanity's import test runs without it
-    msal = None
-    HAS_MSAL = False
+from .token_cache import msal, require_msal
 
 INACTIVITY_DAYS = 90
 CONSENT_SCOPES_EXTRA = ["offline_access", "openid", "profile"]
@@ -191,8 +185,7 @@ class SamClient:
     """Device code consent and refresh-token exchange for one app (validated ``ConnectionOptions``)."""
 
     def __init__(self, options, http, clock=time.time, sleep=time.sleep):
-        if not HAS_MSAL:
-            raise CspValidationError("the Python library 'msal' is required", code="MissingLibrary")
+        require_msal()
         if not options._validated:
             options.validate()
         self.options = options

@@ -28,14 +28,14 @@ import re
 from .errors import CspValidationError
 from .files import atomic_write, ensure_private_dir, read_text
 
+# The one import of MSAL: auth and sam take ``msal`` and ``require_msal`` from here.
 try:
     import msal
-    HAS_MSAL = True
     MSAL_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - sanity's import test runs without it
     msal = None
-    HAS_MSAL = False
     MSAL_IMPORT_ERROR = exc
+HAS_MSAL = msal is not None
 
 _KEY_SLOTS = 1 << 20  # record-lock offsets for token keys (collisions only serialize, never mix)
 
@@ -206,10 +206,15 @@ class FileTokenStore:
             self._lock_fd = None
 
 
+def require_msal():
+    """Fail with the typed error modules report when MSAL is not installed."""
+    if not HAS_MSAL:
+        raise CspValidationError("the Python library 'msal' is required (%s)" % MSAL_IMPORT_ERROR, code="MissingLibrary")
+
+
 def open_store(options, authority_host):
     """The store for these options: a file store when token_cache_path is set, else memory."""
-    if not HAS_MSAL:
-        raise CspValidationError("the Python library 'msal' is required", code="MissingLibrary")
+    require_msal()
     path = options.get("token_cache_path")
     if not path:
         return MemoryTokenStore()

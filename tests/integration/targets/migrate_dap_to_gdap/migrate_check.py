@@ -2,10 +2,12 @@
 
 import json
 import os
-import ssl
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
+
+from emulator_control import config, control, last_seq, open_json, requests_since
 
 US_TENANT = "10000000-0000-4000-8000-000000000001"
 US_CLIENT = "20000000-0000-4000-8000-000000000001"
@@ -19,32 +21,7 @@ CUSTOMERS = {  # host: (tenant id, DAP)
 }
 
 
-def config(path):
-    values = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if ":" in line and not line.startswith("#"):
-                key, _sep, value = line.partition(":")
-                values[key.strip()] = json.loads(value.strip())
-    return values
-
-
-def _open(cfg, req):
-    ctx = ssl.create_default_context(cafile=cfg["csp_ca_bundle"])
-    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:  # nosec - the local emulator
-        return resp.status, json.loads(resp.read() or b"null")
-
-
-def control(cfg, method, path):
-    req = urllib.request.Request(cfg["emulator_control_url"] + "/_emulator/" + path, method=method,
-                                 data=b"{}" if method == "POST" else None,
-                                 headers={"Authorization": "Bearer " + cfg["emulator_control_token"],
-                                          "Content-Type": "application/json"})
-    return _open(cfg, req)[1]
-
-
-def setup(cfg_path, work):
-    cfg = config(cfg_path)
+def setup(work):
     lines = ["all:", "  vars:", "    ansible_connection: local",
              "    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"", "  hosts:"]
     for host, (tenant, dap) in CUSTOMERS.items():
@@ -56,20 +33,14 @@ def setup(cfg_path, work):
                                                        "client_secret": US_SECRET, "refresh_token": US_REFRESH}}}
     with open(os.path.join(work, "partners.json"), "w", encoding="utf-8") as handle:
         json.dump(partners, handle)
-    with open(os.path.join(work, "env.sh"), "w", encoding="utf-8") as handle:
-        for key, env in (("csp_authority_host", "CSP_AUTHORITY_HOST"), ("csp_graph_endpoint", "CSP_GRAPH_ENDPOINT"),
-                         ("csp_partner_center_endpoint", "CSP_PARTNER_CENTER_ENDPOINT"),
-                         ("csp_ca_bundle", "CSP_CA_BUNDLE")):
-            handle.write("export %s=%s\n" % (env, cfg[key]))
-        handle.write("export CSP_TOKEN_CACHE=%s\n" % os.path.join(work, "token_cache"))
 
 
 def mark(cfg_path):
-    print(control(config(cfg_path), "GET", "requests?since=999999999")["last_seq"])
+    print(last_seq(config(cfg_path)))
 
 
 def writes(cfg, since):
-    log = control(cfg, "GET", "requests?since=%s" % since)["requests"]
+    log = requests_since(cfg, since)["requests"]
     return [r for r in log if r.get("service") in ("graph", "partner_center") and r["method"] not in ("GET", "HEAD")
             and not r["path"].endswith("/$batch")]
 
@@ -134,15 +105,15 @@ def member(cfg_path, want):
     form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": US_CLIENT,
                                    "client_secret": US_SECRET,
                                    "scope": "https://graph.microsoft.com/.default"}).encode()
-    _s, token = _open(cfg, urllib.request.Request(
+    _s, token = open_json(cfg, urllib.request.Request(
         cfg["csp_authority_host"] + "/%s/oauth2/v2.0/token" % US_TENANT, data=form, method="POST"))
     auth = {"Authorization": "Bearer " + token["access_token"]}
     graph = cfg["csp_graph_endpoint"] + "/v1.0"
     query = urllib.parse.quote("appId eq '%s'" % US_CLIENT)
-    _s, sps = _open(cfg, urllib.request.Request(graph + "/servicePrincipals?$filter=" + query, headers=auth))
+    _s, sps = open_json(cfg, urllib.request.Request(graph + "/servicePrincipals?$filter=" + query, headers=auth))
     sp_id = sps["value"][0]["id"]
     try:
-        _open(cfg, urllib.request.Request(graph + "/groups/%s/members/%s" % (ADMIN_AGENTS, sp_id), headers=auth))
+        open_json(cfg, urllib.request.Request(graph + "/groups/%s/members/%s" % (ADMIN_AGENTS, sp_id), headers=auth))
         got = "yes"
     except urllib.error.HTTPError as err:
         if err.code != 404:

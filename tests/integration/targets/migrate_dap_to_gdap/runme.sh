@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # $config and $python come from ../setup_emulator/files/runme_prelude.sh
 # playbooks/migrate_dap_to_gdap.yml (run as cloudpartner.csp.migrate_dap_to_gdap) over two DAP customers of
 # the us partner tenant (customer01: GDAP and consent in place; customer07: DAP only) and one customer without
 # DAP (customer04, out of scope). The emulator's request log and Graph itself are the witnesses:
@@ -8,12 +9,8 @@
 #   DELETE .../members/{id}/$ref; again: zero writes. The emulator is reset at the end.
 set -euo pipefail
 
-config=../../integration_config.yml
-if [ ! -f "$config" ]; then
-  echo "no $config: run this target through 'make integration'" >&2
-  exit 1
-fi
-python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+# shellcheck disable=SC1091
+source ../setup_emulator/files/runme_prelude.sh
 work=$(mktemp -d)
 cleanup() {
   "$python" migrate_check.py reset "$config" || true
@@ -21,9 +18,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$python" migrate_check.py setup "$config" "$work"
-# shellcheck disable=SC1091
-source "$work/env.sh"
+"$python" migrate_check.py setup "$work"
+export_endpoints
+export CSP_TOKEN_CACHE=$work/token_cache
 
 run() {  # run NAME [ansible-playbook args]: output in $work/NAME.log, report in $work/NAME.json
   local name=$1 start=$SECONDS

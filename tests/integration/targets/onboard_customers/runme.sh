@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # $config and $python come from ../setup_emulator/files/runme_prelude.sh
 # playbooks/onboard_customers.yml over the emulator's demo world (25 customers, 3 regional partner
 # tenants) and a 26th customer created during the run: the expected status of every customer, then a
 # rerun (same statuses, zero writes), a --check run (zero writes), and the first run again from the
@@ -6,14 +7,8 @@
 # duplicate. The emulator is reset before and after.
 set -euo pipefail
 
-# ansible-test copies tests/integration/integration_config.yml (the emulator's endpoints, written by
-# `make integration`) two levels up from this target.
-config=../../integration_config.yml
-if [ ! -f "$config" ]; then
-  echo "no $config: run this target through 'make integration'" >&2
-  exit 1
-fi
-python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+# shellcheck disable=SC1091
+source ../setup_emulator/files/runme_prelude.sh
 emu() { "$python" emulator.py "$config" "$@"; }
 
 work=$(mktemp -d)

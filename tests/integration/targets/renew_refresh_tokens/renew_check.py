@@ -3,9 +3,9 @@
 import json
 import os
 import re
-import ssl
 import sys
-import urllib.request
+
+from emulator_control import config, control
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.")
 PARTNERS = {
@@ -16,28 +16,7 @@ PARTNERS = {
 }
 
 
-def config(path):
-    values = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if ":" in line and not line.startswith("#"):
-                key, _sep, value = line.partition(":")
-                values[key.strip()] = json.loads(value.strip())
-    return values
-
-
-def control(cfg, method, path, body=None):
-    ctx = ssl.create_default_context(cafile=cfg["csp_ca_bundle"])
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(cfg["emulator_control_url"] + "/_emulator/" + path, data=data, method=method,
-                                 headers={"Authorization": "Bearer " + cfg["emulator_control_token"],
-                                          "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:  # nosec - the local emulator
-        return json.loads(resp.read() or b"null")
-
-
-def setup(cfg_path, work):
-    cfg = config(cfg_path)
+def setup(work):
     hosts = []
     for name, (tenant, client, secret, seed, _domain) in PARTNERS.items():
         store = os.path.join(work, name + ".refresh_token.json")
@@ -52,11 +31,6 @@ def setup(cfg_path, work):
         handle.write("all:\n  vars:\n    ansible_connection: local\n"
                      "    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n"
                      "  children:\n    partner_tenants:\n      hosts:\n" + "".join(hosts))
-    with open(os.path.join(work, "env.sh"), "w", encoding="utf-8") as handle:
-        for key, env in (("csp_authority_host", "CSP_AUTHORITY_HOST"), ("csp_graph_endpoint", "CSP_GRAPH_ENDPOINT"),
-                         ("csp_partner_center_endpoint", "CSP_PARTNER_CENTER_ENDPOINT"),
-                         ("csp_ca_bundle", "CSP_CA_BUNDLE")):
-            handle.write("export %s=%s\n" % (env, cfg[key]))
 
 
 def expect(report_path, host, status, version, code=None, action=None):
@@ -122,7 +96,7 @@ def mask(work):
 def main(argv):
     command = argv[1]
     if command == "setup":
-        setup(argv[2], argv[3])
+        setup(argv[2])
     elif command == "advance":
         control(config(argv[2]), "POST", "clock/advance", {"days": float(argv[3])})
     elif command == "reset":

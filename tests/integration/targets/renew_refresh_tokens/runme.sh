@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # $config and $python come from ../setup_emulator/files/runme_prelude.sh
 # playbooks/renew_refresh_tokens.yml (run as cloudpartner.csp.renew_refresh_tokens) against the
 # emulator, on its clock: renewed on day 0 and day 80 it lives; unused for 91 days it fails with
 # AADSTS700082 and the report says to redo the consent. Every run is -vvv and its output must hold
 # no refresh token, client secret or JWT. The emulator is reset at the end (its clock moved).
 set -euo pipefail
 
-config=../../integration_config.yml
-if [ ! -f "$config" ]; then
-  echo "no $config: run this target through 'make integration'" >&2
-  exit 1
-fi
-python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+# shellcheck disable=SC1091
+source ../setup_emulator/files/runme_prelude.sh
 work=$(mktemp -d)
 cleanup() {
   "$python" renew_check.py reset "$config" || true
@@ -18,10 +15,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$python" renew_check.py setup "$config" "$work"
+"$python" renew_check.py setup "$work"
 export ANSIBLE_DISPLAY_SKIPPED_HOSTS=true ANSIBLE_DISPLAY_OK_HOSTS=true
-# shellcheck disable=SC1091
-source "$work/env.sh"
+export_endpoints
 
 run() {  # run NAME [ansible-playbook args]: output in $work/NAME.log, report in $work/NAME.json
   local name=$1
