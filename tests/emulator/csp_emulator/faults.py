@@ -156,9 +156,11 @@ def before(req: server.Request) -> Any:
         time.sleep(delay)
     if faults.drop_rate and faults.random() < faults.drop_rate:
         req.world.count("faults.dropped")
+        req.log_fault = "drop"
         return "drop"
     if faults.error_rate and faults.random() < faults.error_rate:
         req.world.count("faults.errors")
+        req.log_fault = "error"
         statuses = faults.error_statuses
         status = statuses[min(int(faults.random() * len(statuses)), len(statuses) - 1)]
         headers = {"Retry-After": "1"} if status == 503 else {}
@@ -179,6 +181,7 @@ def _throttle(req: server.Request, faults: Faults) -> server.HttpError | None:
             wait = faults.take(app_id)
             if wait is not None:
                 req.world.count("faults.throttled")
+                req.log_fault = "throttle"
                 return throttled_error(req, wait)
     return None
 

@@ -175,6 +175,7 @@ class Request:
         self.log_app_id: str | None = None  # set by the token endpoint for the log
         self.log_tenant_id: str | None = None
         self.log_user: str | None = None
+        self.log_fault: str | None = None  # set by faults: "throttle", "error" or "drop" (the service never acted)
 
     # --- query ---
     @property
@@ -472,6 +473,8 @@ class Runtime:
             "tenant_id": claims.get("tid") or req.log_tenant_id,
             "user": claims.get("upn") or req.log_user,
         }
+        if req.log_fault:
+            entry["fault"] = req.log_fault
         with world.log_lock:
             world.log_seq += 1
             entry["seq"] = world.log_seq

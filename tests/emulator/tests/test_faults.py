@@ -39,6 +39,8 @@ def test_throttle_is_per_app_across_tenants(fresh_minimal, client_for):
     throttled = [e for e in emu.control.requests_log() if e["status"] == 429]
     assert [(e["app_id"], e["tenant_id"]) for e in throttled] == [
         ("20000000-0000-4000-8000-0000000000a1", CONSENTED)]
+    assert [e.get("fault") for e in emu.control.requests_log() if e["status"] != 429] == [None] * 8
+    assert [e["fault"] for e in throttled] == ["throttle"]
 
 
 def test_throttle_window_refills_and_retry_after_is_fractional(fresh_minimal, client_for):
@@ -85,6 +87,8 @@ def test_error_rate_gives_graph_5xx(fresh_minimal, client_for):
     emu.control.set_faults({"error_rate": 1.0, "services": ["graph"]})
     assert client.app_token().status_code == 200
     assert _graph(client, token).status_code in (503, 504)
+    faulted = [e.get("fault") for e in emu.control.requests_log()]
+    assert faulted == [None] + ["error"] * 9 + [None, "error"]
 
 
 def test_drop_rate_closes_connections(fresh_minimal, client_for):
@@ -97,6 +101,7 @@ def test_drop_rate_closes_connections(fresh_minimal, client_for):
     emu.control.set_faults({})
     assert client.request("GET", "graph", "/v1.0/users").status_code == 401
     assert emu.control.requests_log()[0]["status"] == 0  # the dropped one is logged as status 0
+    assert emu.control.requests_log()[0]["fault"] == "drop"
 
 
 def test_latency_per_route(fresh_minimal, client_for):

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from emulator_control import config, control, last_seq, open_json, requests_since
+from emulator_control import config, control, last_seq, open_json, writes_since
 
 US_TENANT = "10000000-0000-4000-8000-000000000001"
 US_CLIENT = "20000000-0000-4000-8000-000000000001"
@@ -39,18 +39,12 @@ def mark(cfg_path):
     print(last_seq(config(cfg_path)))
 
 
-def writes(cfg, since):
-    log = requests_since(cfg, since)["requests"]
-    return [r for r in log if r.get("service") in ("graph", "partner_center") and r["method"] not in ("GET", "HEAD")
-            and not r["path"].endswith("/$batch")]
-
-
 def fail(msg, got):
     sys.exit("%s; writes: %s" % (msg, json.dumps([(w["method"], w["path"], w.get("status")) for w in got], indent=1)))
 
 
 def expect_writes(cfg_path, since, kind):
-    got = writes(config(cfg_path), since)
+    got = writes_since(config(cfg_path), since)
     deletes = [w for w in got if w["method"] == "DELETE"]
     failed = [w for w in got if int(w.get("status") or 0) >= 300]
     if kind == "none":

@@ -5,25 +5,18 @@ import sys
 import time
 
 import yaml
-from emulator_control import config, control, last_seq, requests_since
-
-FAULT_STATUSES = (429, 503, 504)
+from emulator_control import config, control, last_seq, requests_since, writes_since
 
 
-def writes_since(cfg, seq, blocked=()):
-    """Graph and Partner Center write requests (token requests excluded).
+def writes_and_refused_consents(cfg, seq, blocked=()):
+    """The write requests since ``seq``, and apart from them the refused consents of ``blocked`` customers.
 
-    ``$batch`` is left out: the collection sends only GET sub-requests through it (reads of many objects).
     The consent of a customer in ``blocked`` (an API without a service principal) is attempted again on
     every run, because the app cannot read that tenant before it is consented; Partner Center refuses it
-    (400) and nothing changes. Those refused attempts are returned apart.
+    (400) and nothing changes.
     """
     writes, refused = [], []
-    for r in requests_since(cfg, seq)["requests"]:
-        if r["service"] not in ("graph", "partner_center") or r["method"] in ("GET", "HEAD"):
-            continue
-        if r["path"].startswith("/_emulator/") or r["path"].endswith("/$batch"):
-            continue
+    for r in writes_since(cfg, seq):
         if (r["method"] == "POST" and r["path"].endswith("/applicationconsents") and r["status"] == 400
                 and any("/customers/%s/" % c in r["path"] for c in blocked)):
             refused.append(r)
@@ -49,8 +42,7 @@ def propagate_after_refusal(cfg, seq, domain, timeout, seconds):
     while time.time() < deadline:
         tenant_id = tenant_ids(cfg).get(domain.lower())
         if tenant_id:
-            # A fault the emulator injected (the faults run) is answered before the service acts: not a refusal.
-            statuses = [status for status in token_statuses(cfg, seq, domain) if status not in FAULT_STATUSES]
+            statuses = token_statuses(cfg, seq, domain)
             if statuses and statuses[0] == 400:
                 control(cfg, "POST", "clock/advance", {"seconds": seconds})
                 print("token refused in %s before propagation; clock advanced %s s" % (domain, seconds), flush=True)
@@ -72,10 +64,11 @@ def state(cfg):
 def token_statuses(cfg, seq, domain):
     """Statuses of the identity platform requests in the tenant of ``domain`` (by id) since ``seq``:
     OpenID discovery and token requests (MSAL discovers a tenant before its first token request there;
-    an unknown tenant is refused at discovery)."""
+    an unknown tenant is refused at discovery). A fault the emulator injected (the faults run) is left out:
+    the service never saw that request."""
     tenant_id = tenant_ids(cfg)[domain.lower()]
     return [r["status"] for r in requests_since(cfg, seq)["requests"]
-            if r["service"] == "login" and r["path"].lower().startswith("/%s/" % tenant_id)]
+            if r["service"] == "login" and r["path"].lower().startswith("/%s/" % tenant_id) and not r.get("fault")]
 
 
 def created(cfg, seq):
@@ -105,7 +98,7 @@ def main():
     elif command == "mark":
         print(last_seq(cfg))
     elif command == "writes":
-        writes, refused = writes_since(cfg, sys.argv[3], sys.argv[4:])
+        writes, refused = writes_and_refused_consents(cfg, sys.argv[3], sys.argv[4:])
         for entry in refused:
             print("refused consent (consent_blocked): %s %s" % (entry["path"], entry["status"]), file=sys.stderr)
         for entry in writes:

@@ -33,7 +33,7 @@ start_world() {
 }
 start_world
 # Woodgrove Bank and Fourth Coffee lack an API's service principal: their consent is attempted on every run
-# and refused by Partner Center (see emulator.py writes_since).
+# and refused by Partner Center (see emulator.py writes_and_refused_consents).
 blocked=(30000000-0000-4000-8000-000000000006 30000000-0000-4000-8000-000000000014)
 
 run() {  # run NAME [ansible-playbook args]: one run of the playbook, its report kept in $work/NAME

@@ -48,6 +48,14 @@ def requests_since(cfg, seq):
     return control(cfg, "GET", "requests?since=%d" % int(seq))
 
 
+def writes_since(cfg, seq):
+    """The Graph and Partner Center write requests after ``seq`` (token requests are no writes; nor is the
+    ``$batch`` envelope, whose steps are logged one by one)."""
+    return [r for r in requests_since(cfg, seq)["requests"]
+            if r["service"] in ("graph", "partner_center") and r["method"] not in ("GET", "HEAD")
+            and not r["path"].endswith("/$batch")]
+
+
 def last_seq(cfg):
     return requests_since(cfg, 999999999)["last_seq"]
 
