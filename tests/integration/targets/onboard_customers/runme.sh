@@ -39,9 +39,17 @@ blocked=(30000000-0000-4000-8000-000000000006 30000000-0000-4000-8000-0000000000
 run() {  # run NAME [ansible-playbook args]: one run of the playbook, its report kept in $work/NAME
   local name=$1
   shift
+  local rc=0
   ansible-playbook cloudpartner.csp.onboard_customers -i inventory.yml -f 25 \
     -e "@$config" -e @onboard_vars.yml -e "onboard_test_dir=$work" -e "onboard_report_dir=$work/$name" \
-    "$@" >"$work/$name.log" 2>&1 || { tail -n 80 "$work/$name.log"; echo "run $name failed" >&2; exit 1; }
+    "$@" >"$work/$name.log" 2>&1 || rc=$?
+  # The world has customers that must fail (Relecloud, Humongous Insurance, Consolidated Messenger): the
+  # job tells the truth (rc 2, those hosts failed=1), and nothing else failed.
+  if [ "$rc" != 2 ]; then tail -n 80 "$work/$name.log"; echo "run $name: rc $rc, expected 2" >&2; exit 1; fi
+  failed_hosts=$(grep -E '^[a-z0-9.]+ +: .*failed=1' "$work/$name.log" | awk '{print $1}' | sort | tr '\n' ' ')
+  if [ "$failed_hosts" != "customer10 customer16 customer24 " ]; then
+    tail -n 40 "$work/$name.log"; echo "run $name: failed hosts are '$failed_hosts'" >&2; exit 1
+  fi
   tail -n 3 "$work/$name.log"
 }
 
