@@ -7,11 +7,17 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
-# ansible-core 2.16 is the oldest supported release (meta/runtime.yml); 2.20+
-# is admitted once the suite has run against it.
+# ansible-core 2.16 is the oldest supported release (meta/runtime.yml; AAP 2.5's
+# execution environments ship it); 2.20+ needs Python >= 3.12, which these
+# machines lack, and is admitted once the suite has run against it. `make test`
+# runs on the newest release of the range and repeats the units and
+# CORE_OLDEST_INTEGRATION on 2.16 in .venv-2.16 (make core-oldest runs more).
 ANSIBLE_CORE ?= ansible-core>=2.16,<2.20
+CORE_OLDEST := ansible-core>=2.16,<2.17
+CORE_OLDEST_VENV := .venv-2.16
+CORE_OLDEST_INTEGRATION ?= inventory_customers
 REQUIREMENT_FILES := requirements.txt test-requirements.txt $(wildcard tests/requirements-*.txt)
 # The stamp name carries a hash of the requirement files and the ansible-core
 # range, so changing any of them reinstalls and an unchanged tree does not.
@@ -28,7 +34,7 @@ export PATH := $(BIN):$(PATH)
 EMULATOR_STATE := $(BUILD_ROOT)/emulator
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
 
-.PHONY: help venv collection-link emulator lint sanity units emulator-tests sam-tests integration test demo clean \
+.PHONY: units-2.16 integration-2.16 sanity-2.16 core-oldest help venv collection-link emulator lint sanity units emulator-tests sam-tests integration test demo clean \
 	collection-build ee-context galaxy-importer awx-artifacts
 
 help: ## List the targets
@@ -93,7 +99,23 @@ integration: venv ## Integration targets against a fresh emulator (no Docker)
 	cd $(COLLECTION) && $(ANSIBLE_TEST) integration --python-interpreter $(BIN)/python --color no $(INTEGRATION_ARGS)
 
 test: venv ## Everything CI runs: lint, sanity, units, emulator tests, integration; ends with "N passed, N failed"
-	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests sam-tests awx-artifacts integration
+	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests sam-tests awx-artifacts integration \
+	  units-2.16 integration-2.16
+
+# The same steps on ansible-core 2.16 in their own virtual environment (.venv-2.16).
+units-2.16: ## Unit tests on ansible-core 2.16
+	$(MAKE) --no-print-directory units VENV=$(CORE_OLDEST_VENV) ANSIBLE_CORE='$(CORE_OLDEST)' PYTEST_ARGS='$(PYTEST_ARGS)'
+
+integration-2.16: ## Integration targets CORE_OLDEST_INTEGRATION (or INTEGRATION_ARGS) on ansible-core 2.16
+	$(MAKE) --no-print-directory integration VENV=$(CORE_OLDEST_VENV) ANSIBLE_CORE='$(CORE_OLDEST)' \
+	  INTEGRATION_ARGS='$(or $(INTEGRATION_ARGS),$(CORE_OLDEST_INTEGRATION))'
+
+sanity-2.16: ## ansible-test sanity of ansible-core 2.16
+	$(MAKE) --no-print-directory sanity VENV=$(CORE_OLDEST_VENV) ANSIBLE_CORE='$(CORE_OLDEST)' SANITY_ARGS='$(SANITY_ARGS)'
+
+core-oldest: ## Everything on ansible-core 2.16: sanity, units, every integration target
+	$(MAKE) --no-print-directory sanity-2.16 units-2.16
+	$(MAKE) --no-print-directory integration-2.16 INTEGRATION_ARGS=' '
 
 # The release artifact: the collection copy with its changelog released for galaxy.yml's version
 # (antsibull-changelog release, in a scratch copy: the work tree keeps its fragments), built with
