@@ -179,8 +179,8 @@ def awx(config, listing, errors):
         err_text = handle.read()
     hostvars = data["_meta"]["hostvars"]
     if len(hostvars) < 100:
-        fail("AWX injections: expected the us partner's 100+ customers, got %d hosts (%s)" % (len(hostvars),
-                                                                                          err_text[:300]))
+        fail("AWX injections: expected the us partner's 100+ customers, got %d hosts (%s)"
+             % (len(hostvars), err_text[:300]))
     wrong = {h: v.get("csp_partner_tenant") for h, v in hostvars.items() if v.get("csp_partner_tenant") != "us"}
     if wrong:
         fail("AWX injections: csp_partner_tenant is not the injected CSP_PARTNER_NAME: %r" % list(wrong.items())[:3])

@@ -87,8 +87,8 @@ def test_a_failing_partner_tenant_fails_the_inventory(monkeypatch):
 
 
 def test_a_failing_partner_tenant_is_a_warning_when_asked(monkeypatch):
-    inv = make_plugin(monkeypatch, dict(OPTIONS, partner_tenant_errors="warn"), {"us": [host(1), host(2, "none")],
-                                             "eu": CspAuthError("bad secret", code="AADSTS7000215")})
+    loads = {"us": [host(1), host(2, "none")], "eu": CspAuthError("bad secret", code="AADSTS7000215")}
+    inv = make_plugin(monkeypatch, dict(OPTIONS, partner_tenant_errors="warn"), loads)
     data = inv._load()
     assert data["failed_partner_tenants"] == ["eu"] and len(data["hosts"]) == 2
     assert "partner tenant eu skipped" in inv.display.warnings[0] and "AADSTS7000215" in inv.display.warnings[0]
