@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """docs/awx/controller_configuration.yml (infra.aap_configuration variables) -> docs/awx/awx_export.json.
 
     python scripts/awx_config.py export [CONFIG] [OUT]   write the `awx import` file

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Read galaxy-importer's output in DIR (galaxy-importer.log, importer_result.json): exit 1 unless the import
 succeeded without a warning, found every module and plugin of the work tree, and rendered each one's docs."""
 

@@ -150,7 +150,7 @@ def test_export_is_generated_from_the_configuration():
 
 
 def _natural_keys():
-    import awxkit.api.pages as pages
+    from awxkit.api import pages
     return {"organization": pages.Organization, "credential_type": pages.CredentialType,
             "credential": pages.Credential, "execution_environment": pages.ExecutionEnvironment,
             "project": pages.Project, "inventory": pages.Inventory, "inventory_source": pages.InventorySource,
