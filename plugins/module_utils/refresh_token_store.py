@@ -371,18 +371,16 @@ class AnsibleVaultRefreshTokenStore(FileRefreshTokenStore):
 
     ``ansible-vault view`` opens the file with the same password. The format is implemented here (with
     ``cryptography``) because a module runs from an AnsiballZ payload, where ``ansible.parsing`` cannot
-    be imported. The password comes from ``vault_password_file`` (a file, or an executable that prints
-    it, as with Ansible) or ``vault_password``; ``vault_id`` labels the file (format 1.2).
+    be imported. The password comes from ``vault_password_file`` only (a file, or an executable that
+    prints it, as with Ansible); ``vault_id`` labels the file (format 1.2).
     """
 
     type = "ansible_vault"
 
-    def __init__(self, path, vault_password=None, vault_password_file=None, vault_id=None):
+    def __init__(self, path, vault_password_file=None, vault_id=None):
         super().__init__(path)
         self.vault_id = vault_id
-        if vault_password:
-            password = str(vault_password).encode("utf-8")
-        elif vault_password_file:
+        if vault_password_file:
             password = read_vault_password(vault_password_file)
         else:
             raise CspValidationError("the ansible_vault refresh token store needs vault_password_file "
@@ -583,9 +581,18 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
 
 # ------------------------------------------------------------------------------ specs
 def parse_store_spec(spec):
-    """A store spec (URI string or dict) as a dict with ``type`` and that type's keys. Validation only."""
+    """A store spec (URI string or dict) as a dict with ``type`` and that type's keys. Validation only.
+
+    A vault password is never taken inline (it would sit in the play, the task's arguments and
+    Ansible's log): only ``vault_password_file`` names it.
+    """
     if spec is None or spec == "" or spec == {}:
         return None
+    from .options import holds_inline_vault_password
+    if holds_inline_vault_password(spec):
+        raise CspValidationError("a vault password is never accepted inline (it would be logged): put it in a file "
+                                 "(mode 0600) or an executable that prints it and name that with vault_password_file",
+                                 code="InvalidRefreshTokenStore")
     if isinstance(spec, dict):
         result = {k: v for k, v in spec.items() if v is not None}
         kind = str(result.get("type") or "").replace("-", "_")
@@ -639,8 +646,7 @@ def keyvault_url(spec, cloud="public"):
     return "https://%s.%s" % (spec["vault_name"], _KEYVAULT_HOSTS.get(cloud, _KEYVAULT_HOSTS["public"]))
 
 
-def open_store(spec, http=None, access_token=None, cloud="public", vault_password_file=None, vault_password=None,
-               lock_dir=None):
+def open_store(spec, http=None, access_token=None, cloud="public", vault_password_file=None, lock_dir=None):
     """Build the store a spec names. ``http``/``access_token`` are needed for Key Vault only."""
     parsed = parse_store_spec(spec)
     if parsed is None:
@@ -650,7 +656,6 @@ def open_store(spec, http=None, access_token=None, cloud="public", vault_passwor
     if parsed["type"] == "ansible_vault":
         return AnsibleVaultRefreshTokenStore(
             parsed["path"],
-            vault_password=parsed.get("vault_password") or vault_password,
             vault_password_file=(parsed.get("vault_password_file") or vault_password_file
                                  or os.environ.get("CSP_VAULT_PASSWORD_FILE")
                                  or os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")),

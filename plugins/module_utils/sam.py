@@ -337,9 +337,6 @@ def open_module_store(client, spec, vault_password_file=None):
     if parsed is None:
         raise CspValidationError("store is required: a path, a URI (file://, ansible-vault://, keyvault://) or a dict",
                                  code="InvalidRefreshTokenStore")
-    if "vault_password" in parsed:
-        raise CspValidationError("put the vault password in a file and name it with vault_password_file",
-                                 code="InvalidRefreshTokenStore")
     if parsed["type"] != "keyvault":
         return open_store(parsed, vault_password_file=vault_password_file)
     cloud = client.options.cloud.name if client.options.cloud else "public"
