@@ -24,6 +24,7 @@ from ._version import USER_AGENT
 from .errors import (
     CspHttpError,
     CspTransportError,
+    CspValidationError,
     GraphError,
     LoginHttpError,
     PartnerCenterError,
@@ -255,6 +256,7 @@ class HttpClient:
     def send(self, method, url, headers=None, params=None, json=None, data=None, idempotent=None, retry=True):
         """Send with retries; returns the last ``HttpResponse`` (any status) or raises CspTransportError."""
         method = method.upper()
+        require_https(url)
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         attempt = 0
@@ -304,6 +306,31 @@ class HttpClient:
         if not status_expected(response.status_code, expected_status):
             raise error_from_response(response, service, action=action)
         return response
+
+
+def require_https(url):
+    """Refuse any URL that is not https:// (a bearer token or a secret would cross the wire in clear)."""
+    from urllib.parse import urlsplit
+    if urlsplit(str(url).strip()).scheme.lower() != "https":
+        raise CspValidationError("refusing to send a request to %s: only https:// is used (TLS is never turned off)"
+                                 % _strip_query(url), code="InsecureUrl")
+    return url
+
+
+def check_relative_path(path, name="path"):
+    """Refuse ``.``/``..`` segments (plain or %-encoded) and a ``//`` prefix in a service path.
+
+    HTTP libraries collapse dot segments before sending, so ``/v1.0/../../x`` would reach ``/x``,
+    outside the API the caller named; ``//host/x`` reads as another host to some.
+    """
+    from urllib.parse import unquote
+    text = str(path).split("?", maxsplit=1)[0].split("#", maxsplit=1)[0]
+    if text.startswith("//") or text.startswith("\\\\"):
+        raise CspValidationError("%s %r must not start with //" % (name, text), code="InvalidPath")
+    for segment in unquote(text).replace("\\", "/").split("/"):
+        if segment in (".", ".."):
+            raise CspValidationError("%s %r must not hold . or .. segments" % (name, text), code="InvalidPath")
+    return path
 
 
 def status_expected(status, expected):
