@@ -38,7 +38,7 @@ import time
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import CspError, CspValidationError, register_secret
-from .files import atomic_write, read_text
+from .files import atomic_write, check_private_dir, ensure_private_dir, read_text
 
 FORMAT = "cloudpartner.csp/refresh-token"
 FORMAT_VERSION = 1
@@ -309,6 +309,7 @@ class FileRefreshTokenStore(RefreshTokenStore):
         if os.path.isdir(self.path):
             raise CspValidationError("the refresh token store %s is a directory; name a file" % self.path,
                                      code="InvalidRefreshTokenStore")
+        check_private_dir(directory, "refresh token store directory")
 
     def describe(self):
         return "%s store %s" % (self.type, self.path)
@@ -523,7 +524,7 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
         return "keyvault store %s/secrets/%s" % (self.vault_url, self.secret_name)
 
     def _lock_path(self):
-        os.makedirs(self.lock_dir, mode=0o700, exist_ok=True)
+        ensure_private_dir(self.lock_dir, "lock directory")
         safe = re.sub(r"[^A-Za-z0-9.-]+", "_", "%s-%s" % (urlsplit(self.vault_url).netloc, self.secret_name))
         return os.path.join(self.lock_dir, "csp-keyvault-%s.lock" % safe)
 

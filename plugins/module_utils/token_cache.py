@@ -109,7 +109,7 @@ class FileTokenStore:
     persistent = True
 
     def __init__(self, directory, authority_host, client_id, credential_fingerprint):
-        ensure_private_dir(directory)
+        ensure_private_dir(directory, "token_cache_path directory")
         host = re.sub(r"[^A-Za-z0-9.-]+", "_", authority_host.split("://", 1)[-1]).strip("_")
         base = "msal-%s-%s-%s" % (host, client_id, credential_fingerprint)
         self.path = os.path.join(directory, base + ".json")

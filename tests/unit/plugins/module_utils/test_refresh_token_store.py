@@ -330,3 +330,14 @@ def test_keyvault_errors_carry_the_vault_code(http, session):
         store.load()
     assert err.value.code == "Forbidden" and err.value.status == 403
     assert "ForbiddenByRbac" in err.value.message
+
+
+def test_a_store_in_a_directory_others_can_write_is_refused(tmp_path):
+    import os
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(CspValidationError) as info:
+        rts.open_store(str(shared / "rt.json"))
+    assert info.value.code == "UnsafeDirectory"
