@@ -501,9 +501,16 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
     right before writing while this host holds the store's local lock; across hosts, keep to one
     writer (one AWX instance group) per secret.
     ``access_token`` is a callable returning a bearer token for the vault audience.
+
+    Hygiene: after every write, every version but the newest and the one before it is disabled
+    (Update Secret, ``attributes.enabled=false``): a superseded refresh token stays valid at Microsoft
+    for up to 90 days, so it must not stay readable. ``enabled_versions`` then says how many versions
+    can still be read (2 at most once a rotation has run); ``hygiene_error`` names a failed clean-up
+    (the new token is stored all the same).
     """
 
     type = "keyvault"
+    KEEP_ENABLED = 2
 
     def __init__(self, vault_url, secret_name, http, access_token, lock_dir=None):
         if not _KEYVAULT_SECRET_RE.match(secret_name or ""):
@@ -519,6 +526,9 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
         self.http = http
         self.access_token = access_token
         self.lock_dir = lock_dir or os.path.join(os.path.expanduser("~"), ".ansible", "tmp")
+        self.enabled_versions = None
+        self.disabled_versions = 0
+        self.hygiene_error = None
 
     def describe(self):
         return "keyvault store %s/secrets/%s" % (self.vault_url, self.secret_name)
@@ -528,12 +538,19 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
         safe = re.sub(r"[^A-Za-z0-9.-]+", "_", "%s-%s" % (urlsplit(self.vault_url).netloc, self.secret_name))
         return os.path.join(self.lock_dir, "csp-keyvault-%s.lock" % safe)
 
-    def _request(self, method, path, json_body=None, expected=(200,)):
+    def _request(self, method, path, json_body=None, expected=(200,), url=None):
         from .http import error_from_response
-        url = "%s/secrets/%s%s" % (self.vault_url, quote(self.secret_name, safe=""), path)
+        params = {"api-version": KEYVAULT_API_VERSION}
+        if url is None:
+            url = "%s/secrets/%s%s" % (self.vault_url, quote(self.secret_name, safe=""), path)
+        else:  # a nextLink: only ever on this vault, over https (it carries its own api-version)
+            parts, base = urlsplit(url), urlsplit(self.vault_url)
+            if parts.scheme.lower() != "https" or parts.netloc.lower() != base.netloc.lower():
+                raise RefreshTokenStoreError("%s: a version listing link leads off the vault; not followed"
+                                             % self.describe(), code="ForeignUrl")
+            params = None
         headers = {"Authorization": "Bearer " + self.access_token(), "Accept": "application/json"}
-        response = self.http.send(method, url, headers=headers, params={"api-version": KEYVAULT_API_VERSION},
-                                  json=json_body)
+        response = self.http.send(method, url, headers=headers, params=params, json=json_body)
         if response.status_code == 404 and method == "GET":
             return None
         if response.status_code not in expected:
@@ -578,6 +595,48 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
                 tags["csp-" + key.replace("_", "-")] = str(value)[:256]
         self._request("PUT", "", json_body={"value": document["refresh_token"], "contentType": "refresh-token",
                                             "tags": tags})
+        self.disable_superseded()
+
+    def _versions(self):
+        """Every version of the secret (no values), following ``nextLink``."""
+        found, body = [], self._request("GET", "/versions")
+        while body:
+            found.extend(item for item in body.get("value") or [] if isinstance(item, dict))
+            link = body.get("nextLink")
+            body = self._request("GET", "", url=link) if link else None
+        return found
+
+    @staticmethod
+    def _age_key(item):
+        tags = item.get("tags") or {}
+        try:
+            version = int(tags.get("csp-version", "0"))
+        except ValueError:
+            version = 0
+        return (version, int((item.get("attributes") or {}).get("created") or 0))
+
+    def disable_superseded(self):
+        """Disable every enabled version but the newest ``KEEP_ENABLED``; returns how many stay enabled."""
+        try:
+            versions = sorted(self._versions(), key=self._age_key, reverse=True)
+            enabled = [v for v in versions if (v.get("attributes") or {}).get("enabled", True)]
+            keep = {v.get("id") for v in versions[:self.KEEP_ENABLED]}
+            disabled = 0
+            for item in enabled:
+                if item.get("id") in keep:
+                    continue
+                version_id = str(item.get("id") or "").rstrip("/").rsplit("/", 1)[-1]
+                if not re.match(r"^[0-9a-fA-F]{32}$", version_id):
+                    continue
+                self._request("PATCH", "/" + version_id, json_body={"attributes": {"enabled": False}})
+                disabled += 1
+            self.disabled_versions += disabled
+            self.enabled_versions = len(enabled) - disabled
+            self.hygiene_error = None
+        except RefreshTokenStoreError as err:
+            self.enabled_versions = None
+            self.hygiene_error = "disabling the superseded versions of %s failed: %s" % (self.describe(), err.message)
+        return self.enabled_versions
 
 
 # ------------------------------------------------------------------------------ specs

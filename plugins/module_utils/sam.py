@@ -330,6 +330,16 @@ STORE_ARGSPEC = {
 }
 
 
+def store_hygiene(module, store, result):
+    """Put how many Key Vault versions stay readable into ``result``; warn when the clean-up failed."""
+    if getattr(store, "type", None) != "keyvault" or store.enabled_versions is None and not store.hygiene_error:
+        return result
+    result["keyvault_versions"] = {"enabled": store.enabled_versions, "disabled_now": store.disabled_versions}
+    if store.hygiene_error:
+        module.warn(store.hygiene_error)
+    return result
+
+
 def open_module_store(client, spec, vault_password_file=None):
     """The store a module's ``store`` option names (Key Vault gets an app-only token for the vault)."""
     from .refresh_token_store import KEYVAULT_AUDIENCE, open_store, parse_store_spec
