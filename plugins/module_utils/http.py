@@ -363,16 +363,24 @@ class MsalHttpAdapter:
     into Microsoft's AADSTS error.
     """
 
-    def __init__(self, http):
+    def __init__(self, http, discovery=None):
         self.http = http
+        self.discovery = discovery  # token_cache.DiscoveryCache: OpenID discovery answers kept between runs
         self.last_error = None
 
     def _call(self, method, url, params=None, headers=None, data=None, json=None, **_ignored):
+        cacheable = self.discovery is not None and self.discovery.wanted(method, url, params)
+        if cacheable:
+            hit = self.discovery.get(url)
+            if hit is not None:
+                return HttpResponse(hit[0], hit[1], hit[2], url, method)
         # Token requests are safe to repeat (a lost response only costs another token).
         response = self.http.send(method, url, headers=headers, params=params, data=data, json=json,
                                   idempotent=True)
         if response.status_code >= 400:
             self.last_error = response
+        elif cacheable and response.status_code == 200 and isinstance(response.json(), dict):
+            self.discovery.put(url, 200, response.headers.get("Content-Type"), response.text)
         return response
 
     def get(self, url, **kwargs):
