@@ -41,10 +41,7 @@ def _hide_inline_vault_passwords(spec):
     returns it at -vvv before any of our code runs; only an option marked ``no_log`` in the argument
     spec is masked there. So the parameters are looked at first and such an option is masked whole.
     """
-    try:
-        params = _load_params()
-    except Exception:  # pylint: disable=broad-exception-caught
-        return spec  # AnsibleModule reports unreadable parameters itself
+    params = _load_params()  # what AnsibleModule reads next (it keeps the parsed input)
     hidden = dict(spec)
     for name in STORE_OPTIONS:
         if name not in spec:
