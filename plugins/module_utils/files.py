@@ -3,13 +3,32 @@
 """Small file helpers for secrets on disk (token cache, rotated refresh tokens)."""
 
 import os
+import stat
 import tempfile
 
+from .errors import CspValidationError
 
-def ensure_private_dir(path):
-    """Create ``path`` (and parents) with mode 0700 when missing; return it."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
+
+def check_private_dir(path, what="directory"):
+    """Refuse a directory another user could write to: owned by someone else, or group/other-writable.
+
+    Anyone who can write there could swap a token file or a lock for their own. Returns ``path``.
+    """
+    info = os.stat(path)
+    if info.st_uid != os.geteuid():
+        raise CspValidationError("the %s %s is owned by another user (uid %d); use a directory of your own, mode 0700"
+                                 % (what, path, info.st_uid), code="UnsafeDirectory")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise CspValidationError("the %s %s is writable by group or others (mode %04o): anyone there could replace "
+                                 "the tokens; run chmod 700 on it (or go-w)" % (what, path, stat.S_IMODE(info.st_mode)),
+                                 code="UnsafeDirectory")
     return path
+
+
+def ensure_private_dir(path, what="directory"):
+    """Create ``path`` (and parents) with mode 0700 when missing; refuse it when others can write it."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return check_private_dir(path, what)
 
 
 def atomic_write(path, data, mode=0o600):
