@@ -205,9 +205,9 @@ def _sdk_loop(endpoint: str, token_: str, ca: str, select: str) -> None:
     print(json.dumps({"count": asyncio.run(run())}))
 
 
-def _module_cmd(args: dict) -> list[str]:
+def _module_cmd(args: dict, module: str = "cloudpartner.csp.graph_request") -> list[str]:
     return [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-i", "localhost,",
-            "-m", "cloudpartner.csp.graph_request", "-a", json.dumps(args)]
+            "-m", module, "-a", json.dumps(args)]
 
 
 COLLECTIONS_PATH = [str(ROOT / ".build")]
@@ -246,6 +246,8 @@ def run_size(users: int, select: str, sdk_max: int, workdir: Path, cpu: int | No
         me = [sys.executable, str(Path(__file__).resolve())]
         dest = workdir / f"users-{users}.jsonl"
         runs = [
+            # what ansible itself costs: the same ansible command with a module that does nothing
+            ("ansible ping", _module_cmd({}, module="ansible.builtin.ping")),
             ("module query", _module_cmd({"path": "/users", "params": query, "all_pages": True,
                                           "query": "length(@)"})),
             ("module dest", _module_cmd({"path": "/users", "params": query, "all_pages": True,
@@ -293,6 +295,11 @@ def report(rows: list[dict], select: str) -> None:
     by = {(r["users"], r["client"]): r for r in rows}
     for users in sorted({r["users"] for r in rows}):
         mod, floor, sdk = by.get((users, "module query")), by.get((users, "requests")), by.get((users, "msgraph-sdk"))
+        ping = by.get((users, "ansible ping"))
+        if mod and floor and ping:
+            print(f"- {users:,} users: module query CPU = ansible ping {ping['cpu']:.2f} s + "
+                  f"{mod['cpu'] - ping['cpu']:.2f} s (floor {floor['cpu']:.2f} s); peak PSS = ping "
+                  f"{ping['pss'] / 1e6:.0f} MB + {(mod['pss'] - ping['pss']) / 1e6:.0f} MB")
         if mod and floor:
             print(f"- {users:,} users: module query wall - floor = {mod['wall'] - floor['wall']:+.2f} s "
                   f"(target <= +2 s), CPU {mod['cpu']:.2f} vs {floor['cpu']:.2f} s ({mod['cpu'] - floor['cpu']:+.2f}), "
