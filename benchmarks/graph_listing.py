@@ -206,8 +206,8 @@ def _sdk_loop(endpoint: str, token_: str, ca: str, select: str) -> None:
 
 
 def _module_cmd(args: dict, module: str = "cloudpartner.csp.graph_request") -> list[str]:
-    return [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-i", "localhost,",
-            "-m", module, "-a", json.dumps(args)]
+    cmd = [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-i", "localhost,", "-m", module]
+    return cmd + ["-a", json.dumps(args)] if args else cmd
 
 
 COLLECTIONS_PATH = [str(ROOT / ".build")]
