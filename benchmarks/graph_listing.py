@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -338,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sdk_loop:
         _sdk_loop(args.sdk_loop, args.token, args.ca, args.select)
         return 0
+    # a SIGTERM ends the run through the finally blocks, which stop the emulators it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     COLLECTIONS_PATH[0] = args.collections_path
     server_cpu, _ = emulator_bench._cpus()  # noqa: SLF001
     rows: list[dict] = []
