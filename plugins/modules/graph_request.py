@@ -111,7 +111,7 @@ options:
     type: str
   return_content:
     description:
-      - Return the response content, RV(json) and RV(value), as well.
+      - Return the response content, RV(json) and RV(value) (RV(responses) with O(batch)), as well.
       - Default is to return it only when neither O(query) nor O(dest) is set. V(true) with O(query)
         returns both the items and RV(result) (twice the output for a large listing); V(false) without
         O(query) returns only the status, headers and request id (and RV(count) with O(all_pages)).
@@ -280,7 +280,8 @@ request_id:
   type: str
 responses:
   description: Responses of O(batch) in request order, each with C(id), C(status), C(headers), C(body).
-  returned: when O(batch) is used and sent
+  returned: when O(batch) is used and sent and the content is returned (see O(return_content)), and on
+    failure
   type: list
   elements: dict
 would_send:
@@ -373,7 +374,8 @@ def response_headers(response):
 
 
 def wants_content(params):
-    """Whether the response content (RV(json), RV(value)) is returned: asked for, or nothing else asked."""
+    """Whether the response content (json, value; responses of a batch) is returned: asked for, or
+    nothing else asked (no query, no dest)."""
     if params["return_content"] is not None:
         return params["return_content"]
     return params["query"] is None and params["dest"] is None
@@ -465,7 +467,9 @@ def run_batch(module, graph, compiled):
             request_id=(err.get("innerError") or {}).get("request-id"), responses=responses)
     by_id = {r["id"]: r for r in requests}
     changed = any(by_id[r["id"]]["method"] not in READS and 200 <= (r["status"] or 0) < 300 for r in responses)
-    result = dict(changed=changed, responses=responses)
+    result = dict(changed=changed)
+    if wants_content(params):
+        result["responses"] = responses
     if compiled is not None:
         result["result"] = apply_query(compiled, responses)
     return result

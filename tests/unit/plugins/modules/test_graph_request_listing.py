@@ -61,6 +61,16 @@ def test_query_on_one_response_returns_only_its_result(fake_http, idp, capsys):
     assert "value" not in result and "json" not in result
 
 
+def test_batch_with_query_returns_only_its_result(fake_http, idp, capsys):
+    fake_http.queue("POST", r"\$batch", FakeRaw(200, {"responses": [
+        {"id": "a", "status": 200, "body": {"value": [user(1), user(2)]}}]}))
+    args = dict(CONNECTION, batch=[{"id": "a", "url": "/users"}], query="[0].body.value[].id")
+    code, result = run(graph_request, args, capsys)
+    assert code == 0 and result["result"] == ["u-1", "u-2"] and "responses" not in result
+    code, result = run(graph_request, dict(args, return_content=True), capsys)
+    assert code == 0 and result["responses"][0]["status"] == 200
+
+
 def test_return_content_with_query_returns_both(fake_http, idp, capsys):
     pages(fake_http, *THREE_PAGES)
     code, result = run(graph_request, dict(CONNECTION, path="/users", all_pages=True, query="[].id",
