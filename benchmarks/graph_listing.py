@@ -13,7 +13,8 @@ tests/emulator/worlds/generate.py. For each size, side by side in one run:
 Figures per run: wall seconds, CPU seconds (user+sys of the whole process tree), peak memory of the
 whole process tree sampled every 20 ms (the sum of RSS, which counts the pages a forked ansible
 worker shares with its parent twice, and the sum of PSS, which splits them), bytes printed on stdout,
-and the number of Graph requests the emulator logged. Not a timed test; it always exits 0.
+the number of Graph requests the emulator logged and the CPU seconds the emulator spent serving
+them (is the emulator the bottleneck?). Not a timed test; it always exits 0.
 
     .venv/bin/python benchmarks/graph_listing.py [--users 10000,100000] [--select id] [--sdk-max 10000]
 
@@ -127,6 +128,15 @@ def _log(state: dict, since: int) -> dict:
                             headers={"Authorization": "Bearer " + state["control_token"]})
     response.raise_for_status()
     return response.json()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user+sys) a live process has used: the emulator's share of a run."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def log_mark(state: dict) -> int:
@@ -261,9 +271,10 @@ def run_size(users: int, select: str, sdk_max: int, workdir: Path, cpu: int | No
         # warm-up: the token cache, the emulator's first pages, the page cache for python and ansible
         measure(_module_cmd({"path": "/organization", "query": "length(value)"}), env)
         for name, cmd in runs:
-            mark = log_mark(state)
+            mark, emulator_cpu = log_mark(state), process_cpu(proc.pid)
             result = measure(cmd, env)
-            result.update(client=name, users=users, requests=graph_requests(state, mark), ready=ready)
+            result.update(client=name, users=users, requests=graph_requests(state, mark), ready=ready,
+                          emulator_cpu=process_cpu(proc.pid) - emulator_cpu)
             if name == "module dest" and dest.exists():
                 result["file"] = dest.stat().st_size
                 dest.unlink()
@@ -275,14 +286,16 @@ def run_size(users: int, select: str, sdk_max: int, workdir: Path, cpu: int | No
 
 
 def report(rows: list[dict], select: str) -> None:
-    head = ("users", "client", "wall s", "CPU s", "peak RSS MB", "peak PSS MB", "printed B", "graph req", "rc", "outcome")
+    head = ("users", "client", "wall s", "CPU s", "peak RSS MB", "peak PSS MB", "printed B", "graph req",
+            "emulator CPU s", "rc", "outcome")
     table = []
     for r in rows:
         outcome = r["tail"] if r["rc"] == 0 else "FAILED: " + (r["tail"] or r["stderr"].strip()[-160:])
         if r.get("file"):
             outcome = f"file {r['file']:,} B; " + outcome
         table.append((f"{r['users']:,}", r["client"], f"{r['wall']:.2f}", f"{r['cpu']:.2f}",
-                      f"{r['rss'] / 1e6:.0f}", f"{r['pss'] / 1e6:.0f}", f"{r['printed']:,}", str(r["requests"]), str(r["rc"]),
+                      f"{r['rss'] / 1e6:.0f}", f"{r['pss'] / 1e6:.0f}", f"{r['printed']:,}", str(r["requests"]),
+                      f"{r['emulator_cpu']:.2f}", str(r["rc"]),
                       outcome.replace("\n", " ")[:110]))
     widths = [max(len(str(x[i])) for x in table + [head]) for i in range(len(head))]
     line = "+-" + "-+-".join("-" * w for w in widths) + "-+"
