@@ -17,6 +17,7 @@ the number of Graph requests the emulator logged and the CPU seconds the emulato
 them (is the emulator the bottleneck?). Not a timed test; it always exits 0.
 
     .venv/bin/python benchmarks/graph_listing.py [--users 10000,100000] [--select id] [--sdk-max 10000]
+                                                 [--repeat N]
 
 The module runs from the collection copy in .build (``make collection-link`` first) or from
 ``--collections-path``.
@@ -239,7 +240,7 @@ def _module_env(state: dict, creds: dict, workdir: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------- the run
-def run_size(users: int, select: str, sdk_max: int, workdir: Path, cpu: int | None) -> list[dict]:
+def run_size(users: int, select: str, sdk_max: int, workdir: Path, cpu: int | None, repeat: int = 1) -> list[dict]:
     data, creds = world(users)
     world_file = workdir / f"world-{users}.json"
     world_file.write_text(json.dumps(data, separators=(",", ":")))
@@ -271,10 +272,17 @@ def run_size(users: int, select: str, sdk_max: int, workdir: Path, cpu: int | No
         # warm-up: the token cache, the emulator's first pages, the page cache for python and ansible
         measure(_module_cmd({"path": "/organization", "query": "length(value)"}), env)
         for name, cmd in runs:
-            mark, emulator_cpu = log_mark(state), process_cpu(proc.pid)
-            result = measure(cmd, env)
-            result.update(client=name, users=users, requests=graph_requests(state, mark), ready=ready,
-                          emulator_cpu=process_cpu(proc.pid) - emulator_cpu)
+            tries = []
+            for _ in range(1 if name == "msgraph-sdk" else repeat):
+                mark, emulator_cpu = log_mark(state), process_cpu(proc.pid)
+                result = measure(cmd, env)
+                result.update(client=name, users=users, requests=graph_requests(state, mark), ready=ready,
+                              emulator_cpu=process_cpu(proc.pid) - emulator_cpu)
+                tries.append(result)
+            # the least disturbed run of a busy machine: lowest wall, and each figure's minimum
+            result = min(tries, key=lambda r: r["wall"])
+            for key in ("cpu", "rss", "pss"):
+                result[key] = min(r[key] for r in tries)
             if name == "module dest" and dest.exists():
                 result["file"] = dest.stat().st_size
                 dest.unlink()
@@ -339,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", default="id", help="$select ('' for all properties)")
     parser.add_argument("--sdk-max", type=int, default=10_000,
                         help="run msgraph-sdk only up to this many users (it needs ~5 ms per user)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each client N times and keep each figure's minimum (msgraph-sdk once)")
     parser.add_argument("--collections-path", default=COLLECTIONS_PATH[0],
                         help="where ansible finds cloudpartner.csp (default: the .build copy)")
     parser.add_argument("--requests-loop", help=argparse.SUPPRESS)
@@ -360,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="csp-graph-listing-") as tmp:
         for users in [int(u) for u in args.users.split(",") if u.strip()]:
             try:
-                rows.extend(run_size(users, args.select, args.sdk_max, Path(tmp), server_cpu))
+                rows.extend(run_size(users, args.select, args.sdk_max, Path(tmp), server_cpu, args.repeat))
             except Exception as exc:  # noqa: BLE001 - a benchmark reports what it could measure
                 print(f"- {users:,} users: benchmark error: {exc}")
     report(rows, args.select)
