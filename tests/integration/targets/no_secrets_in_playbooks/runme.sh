@@ -63,7 +63,8 @@ run demo -vvv 0 -f 10 -i "$work/demo_inventory.json" -i "$work/leak.csp_customer
 grep -q 'onboarded: [1-9]' "$work/logs/demo.out"
 next_world
 
-run onboard_failing -v 0 -f 5 -i "$work/onboard_inventory.json" -e "@$work/onboard_bad.json" \
+# every customer fails here, so the job does (onboard_fail_statuses: [failed] is the default)
+run onboard_failing -v 2 -f 5 -i "$work/onboard_inventory.json" -e "@$work/onboard_bad.json" \
   -e "onboard_report_dir=$work/reports/onboard_failing" cloudpartner.csp.onboard_customers
 next_world
 
