@@ -583,10 +583,11 @@ def register(router) -> None:
     _MEMBER_CASTS = {"user": ("users", "users"), "group": ("groups", "groups"),
                      "servicePrincipal": ("service_principals", "servicePrincipals")}
 
-    @r("GET", r"/groups/(?P<gid>[^/]+)/members/microsoft\.graph\.(?P<cast>user|group|servicePrincipal)")
+    @r("GET", r"/groups/(?P<gid>[^/]+)/members/(?:microsoft\.)?graph\.(?P<cast>user|group|servicePrincipal)")
     def group_members_cast(req, version, gid, cast):
         # OData type cast: only members of that type. Unlike the untyped v1.0 listing, the
-        # servicePrincipal cast does list service principals.
+        # servicePrincipal cast does list service principals. Graph takes the namespace alias too
+        # (`graph.servicePrincipal`, the URL msgraph-sdk builds for members.graph_service_principal).
         claims, tenant = begin(req, P_GROUP_READ)
         collection, context_name = _MEMBER_CASTS[cast]
         with req.world.lock:
@@ -1233,7 +1234,9 @@ def create_grant(world, tenant, body: dict) -> dict:
     for g in tenant.oauth2_permission_grants.values():
         if (g.get("clientId"), g.get("resourceId"), g.get("consentType"), g.get("principalId")) == (
                 client["id"], resource["id"], consent, principal):
-            raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists.")
+            # What Graph answers (oauth2permissiongrant-post.md documents no conflict status): 400
+            # with the generic Request_BadRequest code, not 409.
+            raise GraphError(400, "Request_BadRequest", "Permission entry already exists.")
     gid = secrets.token_urlsafe(32)[:43]
     grant = {"id": gid, "clientId": client["id"], "consentType": consent, "principalId": principal,
              "resourceId": resource["id"], "scope": " ".join(scopes)}
@@ -1450,6 +1453,7 @@ def _sub_request(router, req, version: str, claims: dict, item: dict) -> dict:
     target = f"/{version}{path}" + (f"?{query}" if query else "")
     sub = server.Request(req.runtime, "graph", item["method"].upper(), target, headers, raw, world=req.world)
     sub.client_request_id = req.client_request_id
+    sub.batch_step = True  # "act, then lose the answer" faults hit the batch, not its steps
     # Through the full pipeline: the step is logged and throttled against the app's budget
     # like a request of its own (a throttled step gets its own 429 + Retry-After).
     resp = req.runtime.dispatch(sub) if req.runtime is not None else None

@@ -323,7 +323,7 @@ def user_roles(world: World, user: dict, home: Tenant, target: Tenant) -> list[s
             continue
         if refresh is not None:
             refresh(world, rel)  # time-driven changes: auto-approval, expiry, auto-extension
-        if rel.get("status") != "active":
+        if rel.get("status") not in ("active", "expiring"):  # an expiring relationship is still in force
             continue
         end = parse_iso(rel.get("endDateTime"))
         if end is not None and end <= now:

@@ -43,11 +43,27 @@ def test_throttle_is_per_app_across_tenants(fresh_minimal, client_for):
     assert [e["fault"] for e in throttled] == ["throttle"]
 
 
-def test_throttle_window_refills_and_retry_after_is_fractional(fresh_minimal, client_for):
+def test_retry_after_is_whole_seconds(fresh_minimal, client_for):
+    """RFC 7231 section 7.1.3 (Retry-After = HTTP-date / delay-seconds, a non-negative integer) and
+    Graph's throttling guidance (concepts/throttling.md: "the number of seconds to wait"): a wait
+    of 0.4 s is announced as 1; the emulator used to answer fractions by default."""
     emu = fresh_minimal
     client = client_for(emu)
     token = client.app_token().json()["access_token"]
     emu.control.set_faults({"throttle": {"requests": 1, "per_seconds": 0.4}})
+    assert _graph(client, token).status_code == 200
+    r = _graph(client, token)
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == "1"
+    time.sleep(1.05)
+    assert _graph(client, token).status_code == 200
+
+
+def test_throttle_window_refills_and_retry_after_fractions_on_request(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token().json()["access_token"]
+    emu.control.set_faults({"throttle": {"requests": 1, "per_seconds": 0.4}, "retry_after_fractions": True})
     assert _graph(client, token).status_code == 200
     r = _graph(client, token)
     assert r.status_code == 429
@@ -153,7 +169,7 @@ def test_throttle_rate_answers_a_share_with_429(fresh_minimal, client_for):
     answers = [_graph(client, token) for _ in range(80)]
     throttled = [r for r in answers if r.status_code == 429]
     assert 8 <= len(throttled) <= 32  # 20 expected
-    assert all(r.headers["Retry-After"] == "0.2" for r in throttled)
+    assert all(r.headers["Retry-After"] == "1" for r in throttled)  # whole seconds, rounded up
     assert all(r.status_code == 200 for r in answers if r.status_code != 429)
     assert client.app_token().status_code == 200  # login is not in the default throttle services
     assert emu.control.counters()["faults.throttled"] == len(throttled)
