@@ -244,7 +244,7 @@ SCHEMA = {
                            "appRoles", "oauth2PermissionScopes", "tags", "createdDateTime", "deletedDateTime",
                            "appRoleAssignmentRequired", "homepage", "replyUrls", "publisherName",
                            "keyCredentials", "passwordCredentials", "alternativeNames", "description",
-                           "preferredSingleSignOnMode", "notes", "loginUrl", "logoutUrl"},
+                           "preferredSingleSignOnMode", "notes", "loginUrl", "logoutUrl", "addIns", "info"},
     "applications": {"id", "appId", "displayName", "signInAudience", "requiredResourceAccess",
                      "passwordCredentials", "keyCredentials", "identifierUris", "appRoles", "publisherDomain",
                      "createdDateTime", "deletedDateTime", "tags", "web", "publicClient", "spa", "api",
@@ -262,6 +262,19 @@ def typed(collection: str, obj: dict, select=None) -> dict:
     return {"@odata.type": ODATA_TYPE[collection], **out}
 
 
+# The properties serviceprincipal-list.md shows on every service principal; the stored objects keep
+# only what they set (a world of thousands of tenants), the rest is filled on the way out.
+SP_DEFAULTS = {
+    "deletedDateTime": None, "accountEnabled": True, "appDisplayName": None, "appOwnerOrganizationId": None,
+    "appRoleAssignmentRequired": False, "homepage": None, "loginUrl": None, "logoutUrl": None,
+    "publisherName": None, "replyUrls": [], "servicePrincipalNames": [], "tags": [], "addIns": [], "appRoles": [],
+    "info": {"termsOfServiceUrl": None, "supportUrl": None, "privacyStatementUrl": None, "marketingUrl": None,
+             "logoUrl": None},
+    "keyCredentials": [], "oauth2PermissionScopes": [], "passwordCredentials": [], "alternativeNames": [],
+    "description": None, "notes": None, "preferredSingleSignOnMode": None,
+}
+
+
 def shape(collection: str, obj: dict, select=None) -> dict:
     if select:
         out = odata.select_fields(obj, select)
@@ -269,6 +282,10 @@ def shape(collection: str, obj: dict, select=None) -> dict:
         return {k: odata.public(obj.get(k)) for k in USER_DEFAULT}
     else:
         out = odata.public(obj)
+        if collection == "service_principals":
+            for key, value in SP_DEFAULTS.items():
+                if key not in out:
+                    out[key] = json.loads(json.dumps(value)) if isinstance(value, (list, dict)) else value
     if collection == "applications":
         _hide_secrets(out)  # copies: the stored credentials keep their values
     return out

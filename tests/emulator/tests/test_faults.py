@@ -191,3 +191,61 @@ def test_bad_fault_configuration_is_refused(fresh_minimal, config):
         fresh_minimal.control.set_faults(config)
     assert info.value.response.status_code == 400
     assert info.value.response.json()["error"]["code"] == "BadRequest"
+
+
+def _group_body(name):
+    return {"displayName": name, "mailEnabled": False, "mailNickname": name.replace(" ", ""), "securityEnabled": True}
+
+
+def test_act_then_drop_carries_out_the_write_and_loses_the_answer(fresh_emulator):
+    """act_drop_rate: the write happens, then the connection closes unanswered (what a proxy or a
+    gateway timeout does to a client); reads are not affected; the log marks it act_drop with the
+    status the service meant to answer."""
+    from graph_client import Graph, minted_token
+
+    emu = fresh_emulator
+    g = Graph(emu, minted_token(emu, roles=["Group.ReadWrite.All"]))
+    emu.control.set_faults({"act_drop_rate": 1.0})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        g.post("/groups", _group_body("lost answer"))
+    found = g.get("/groups?$filter=displayName eq 'lost answer'")
+    assert found.status_code == 200 and len(found.json()["value"]) == 1  # the write happened
+    log = emu.control.requests_log()
+    assert [(e["method"], e["status"], e.get("fault")) for e in log] == [("POST", 201, "act_drop"), ("GET", 200, None)]
+    assert emu.control.counters()["faults.act_dropped"] == 1
+
+
+def test_act_then_5xx_carries_out_the_write(fresh_emulator):
+    from graph_client import Graph, minted_token
+
+    emu = fresh_emulator
+    g = Graph(emu, minted_token(emu, roles=["Group.ReadWrite.All"]))
+    emu.control.set_faults({"act_error_rate": 1.0, "act_error_statuses": [504]})
+    resp = g.post("/groups", _group_body("answered 504"))
+    assert resp.status_code == 504 and resp.json()["error"]["code"] == "GatewayTimeout"
+    assert len(g.get("/groups?$filter=displayName eq 'answered 504'").json()["value"]) == 1
+    refused = g.post("/groups", {"displayName": "no"})  # a refused write did not act: answered as is
+    assert refused.status_code == 400
+    log = emu.control.requests_log()
+    assert [(e["status"], e.get("fault")) for e in log] == [(201, "act_error"), (200, None), (400, None)]
+
+
+def test_act_faults_are_seeded(fresh_emulator):
+    from graph_client import Graph, minted_token
+
+    emu = fresh_emulator
+    g = Graph(emu, minted_token(emu, roles=["Group.ReadWrite.All"]))
+
+    def pattern():
+        emu.control.set_faults({"seed": 3, "act_error_rate": 0.5, "act_error_statuses": [500]})
+        return [g.post("/groups", _group_body(f"seeded {i} {time.monotonic()}")).status_code for i in range(12)]
+
+    first = pattern()
+    assert pattern() == first and set(first) == {201, 500}
+
+
+@pytest.mark.parametrize("config", [{"act_drop_rate": 2}, {"act_error_statuses": [404]}])
+def test_bad_act_fault_configuration_is_refused(fresh_minimal, config):
+    with pytest.raises(requests.HTTPError) as info:
+        fresh_minimal.control.set_faults(config)
+    assert info.value.response.status_code == 400
