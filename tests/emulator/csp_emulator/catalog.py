@@ -436,7 +436,6 @@ def service_principal_body(app_id: str) -> dict | None:
         "accountEnabled": True,
         # Microsoft's first-party apps live in Microsoft's own tenant.
         "appOwnerOrganizationId": MICROSOFT_SERVICES_TENANT,
-        "publisherName": "Microsoft Services",
         "servicePrincipalNames": list(_SP_NAMES[app_id]),
         "appRoles": list(api["appRoles"]),
         "oauth2PermissionScopes": list(api["oauth2PermissionScopes"]),

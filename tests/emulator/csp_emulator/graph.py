@@ -242,7 +242,7 @@ SCHEMA = {
     "service_principals": {"id", "appId", "displayName", "appDisplayName", "servicePrincipalType",
                            "accountEnabled", "appOwnerOrganizationId", "servicePrincipalNames", "signInAudience",
                            "appRoles", "oauth2PermissionScopes", "tags", "createdDateTime", "deletedDateTime",
-                           "appRoleAssignmentRequired", "homepage", "replyUrls", "publisherName",
+                           "appRoleAssignmentRequired", "homepage", "replyUrls",
                            "keyCredentials", "passwordCredentials", "alternativeNames", "description",
                            "preferredSingleSignOnMode", "notes", "loginUrl", "logoutUrl", "addIns", "info"},
     "applications": {"id", "appId", "displayName", "signInAudience", "requiredResourceAccess",
@@ -264,15 +264,21 @@ def typed(collection: str, obj: dict, select=None) -> dict:
 
 # The properties serviceprincipal-list.md shows on every service principal; the stored objects keep
 # only what they set (a world of thousands of tenants), the rest is filled on the way out.
+# publisherName (in that page's example) and createdDateTime are beta: the v1.0 metadata (the
+# model msgraph-sdk is generated from) has neither, so they are not answered.
 SP_DEFAULTS = {
     "deletedDateTime": None, "accountEnabled": True, "appDisplayName": None, "appOwnerOrganizationId": None,
     "appRoleAssignmentRequired": False, "homepage": None, "loginUrl": None, "logoutUrl": None,
-    "publisherName": None, "replyUrls": [], "servicePrincipalNames": [], "tags": [], "addIns": [], "appRoles": [],
+    "replyUrls": [], "servicePrincipalNames": [], "tags": [], "addIns": [], "appRoles": [],
     "info": {"termsOfServiceUrl": None, "supportUrl": None, "privacyStatementUrl": None, "marketingUrl": None,
              "logoUrl": None},
     "keyCredentials": [], "oauth2PermissionScopes": [], "passwordCredentials": [], "alternativeNames": [],
-    "description": None, "notes": None, "preferredSingleSignOnMode": None,
+    "description": None, "notes": None, "preferredSingleSignOnMode": None, "appDescription": None,
+    "applicationTemplateId": None, "notificationEmailAddresses": [], "preferredTokenSigningKeyThumbprint": None,
+    "tokenEncryptionKeyId": None, "samlSingleSignOnSettings": None, "resourceSpecificApplicationPermissions": [],
+    "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
 }
+SP_NOT_IN_V1 = ("publisherName", "createdDateTime")
 
 
 def shape(collection: str, obj: dict, select=None) -> dict:
@@ -283,6 +289,8 @@ def shape(collection: str, obj: dict, select=None) -> dict:
     else:
         out = odata.public(obj)
         if collection == "service_principals":
+            for key in SP_NOT_IN_V1:
+                out.pop(key, None)
             for key, value in SP_DEFAULTS.items():
                 if key not in out:
                     out[key] = json.loads(json.dumps(value)) if isinstance(value, (list, dict)) else value
