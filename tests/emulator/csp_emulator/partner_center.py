@@ -144,6 +144,7 @@ def _idempotent(req: Request, partner: Tenant, handler):
                 # Unconfirmed: the documentation only says MS-RequestId is for idempotency.
                 raise pc_error(req, 409, CONFLICT, f"The MS-RequestId '{request_id}' was already used "
                                "for a different request.")
+            req.log_replay = True  # the log tells a replay from a second creation
             return Response(seen[1], json.loads(seen[2]), dict(seen[3]))
         # Only successes are replayed: a retry after e.g. the propagation 404 must be tried again.
         result = handler()

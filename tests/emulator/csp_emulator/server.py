@@ -173,6 +173,7 @@ class Request:
         self.client_request_id = (headers.get("client-request-id") or headers.get("MS-CorrelationId")
                                   or self.request_id)
         self.log_app_id: str | None = None  # set by the token endpoint for the log
+        self.log_replay = False  # set when an MS-RequestId retry got the first answer replayed
         self.log_tenant_id: str | None = None
         self.log_user: str | None = None
         self.log_fault: str | None = None  # set by faults: "throttle", "error", "drop" (the service never acted), "act_drop", "act_error" (it did)
@@ -485,6 +486,8 @@ class Runtime:
         }
         if req.log_fault:
             entry["fault"] = req.log_fault
+        if req.log_replay:
+            entry["replay"] = True
         with world.log_lock:
             world.log_seq += 1
             entry["seq"] = world.log_seq

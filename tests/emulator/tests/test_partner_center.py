@@ -238,6 +238,8 @@ def test_create_customer_is_idempotent_per_request_id(emu, http):
     again = pc(emu, http, "POST", "/v1/customers", tok, {"MS-RequestId": rid}, json=body)
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
+    posts = [e for e in emu.control.requests_log() if e["method"] == "POST" and e["path"] == "/v1/customers"]
+    assert [e.get("replay", False) for e in posts[-2:]] == [False, True]  # the log tells the replay
     spec = json.dumps({"Field": "Domain", "Value": "idemcustomer1", "Operator": "starts_with"})
     assert len(pc(emu, http, "GET", "/v1/customers", tok, params={"filter": spec}).json()["items"]) == 1
     # Without the same request id it is a conflict: the domain is taken.
