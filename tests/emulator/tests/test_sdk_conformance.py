@@ -18,34 +18,37 @@ import asyncio
 import datetime
 import os
 import ssl
+import warnings
 
 import pytest
 
 msgraph = pytest.importorskip("msgraph")
 azure_identity = pytest.importorskip("azure.identity")
 
-import httpx  # noqa: E402 - after the importorskip: an extra of msgraph-sdk
-import msal  # noqa: E402
-from azure.core.credentials import AccessToken  # noqa: E402
-from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
-from graph_client import US, US_GROUPS  # noqa: E402
-from kiota_abstractions.base_request_configuration import RequestConfiguration  # noqa: E402
-from kiota_authentication_azure.azure_identity_authentication_provider import (  # noqa: E402
-    AzureIdentityAuthenticationProvider,
-)
-from msgraph import GraphRequestAdapter, GraphServiceClient  # noqa: E402
-from msgraph.generated.groups.groups_request_builder import GroupsRequestBuilder  # noqa: E402
-from msgraph.generated.models.delegated_admin_access_details import DelegatedAdminAccessDetails  # noqa: E402
-from msgraph.generated.models.delegated_admin_relationship import DelegatedAdminRelationship  # noqa: E402
-from msgraph.generated.models.delegated_admin_relationship_customer_participant import (  # noqa: E402
-    DelegatedAdminRelationshipCustomerParticipant,
-)
-from msgraph.generated.models.delegated_admin_relationship_status import DelegatedAdminRelationshipStatus  # noqa: E402
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError  # noqa: E402
-from msgraph.generated.models.service_principal import ServicePrincipal  # noqa: E402
-from msgraph.generated.models.unified_role import UnifiedRole  # noqa: E402
-from msgraph.generated.users.users_request_builder import UsersRequestBuilder  # noqa: E402
-from msgraph_core import GraphClientFactory  # noqa: E402
+with warnings.catch_warnings():  # the generated builders warn about their own deprecated classes
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import httpx  # noqa: E402 - after the importorskip: an extra of msgraph-sdk
+    import msal  # noqa: E402
+    from azure.core.credentials import AccessToken  # noqa: E402
+    from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
+    from graph_client import US, US_GROUPS  # noqa: E402
+    from kiota_abstractions.base_request_configuration import RequestConfiguration  # noqa: E402
+    from kiota_authentication_azure.azure_identity_authentication_provider import (  # noqa: E402
+        AzureIdentityAuthenticationProvider,
+    )
+    from msgraph import GraphRequestAdapter, GraphServiceClient  # noqa: E402
+    from msgraph.generated.groups.groups_request_builder import GroupsRequestBuilder  # noqa: E402
+    from msgraph.generated.models.delegated_admin_access_details import DelegatedAdminAccessDetails  # noqa: E402
+    from msgraph.generated.models.delegated_admin_relationship import DelegatedAdminRelationship  # noqa: E402
+    from msgraph.generated.models.delegated_admin_relationship_customer_participant import (  # noqa: E402
+        DelegatedAdminRelationshipCustomerParticipant,
+    )
+    from msgraph.generated.models.delegated_admin_relationship_status import DelegatedAdminRelationshipStatus  # noqa: E402
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError  # noqa: E402
+    from msgraph.generated.models.service_principal import ServicePrincipal  # noqa: E402
+    from msgraph.generated.models.unified_role import UnifiedRole  # noqa: E402
+    from msgraph.generated.users.users_request_builder import UsersRequestBuilder  # noqa: E402
+    from msgraph_core import GraphClientFactory  # noqa: E402
 
 # The generated request builders warn about their own deprecated classes on import and use.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
