@@ -15,6 +15,7 @@ Configuration (world ``settings.faults`` or ``PUT /_emulator/faults``)::
     act_error_rate: 0.0           # share of writes the service carries out, then answers a 5xx
     act_error_statuses: [500, 502, 504]
     act_methods: [POST, PUT, PATCH, DELETE]
+    act_services: [graph, partner_center]   # where act_* faults apply (token requests are not writes)
     retry_after_fractions: false  # Retry-After in whole seconds (RFC 7231); true keeps fractions
     services: [login, graph, partner_center]   # where latency, errors and drops apply
 
@@ -80,6 +81,7 @@ class Faults:
         if not self.act_error_statuses or not set(self.act_error_statuses) <= {500, 502, 503, 504}:
             raise ValueError("act_error_statuses must be a list of 500, 502, 503, 504")
         self.act_methods = {str(m).upper() for m in (cfg.get("act_methods") or ("POST", "PUT", "PATCH", "DELETE"))}
+        self.act_services = set(cfg.get("act_services") or ("graph", "partner_center"))
         self.retry_after_fractions = bool(cfg.get("retry_after_fractions", False))
         self.active = bool(self._latency or self._latency_routes or self._limit is not None
                            or self.throttle_rate or self.error_rate or self.drop_rate
@@ -213,7 +215,7 @@ def after(req: server.Request, response: server.Response) -> Any:
     faults = req.world.faults
     if faults is None or not (faults.act_drop_rate or faults.act_error_rate):
         return None
-    if (req.service not in faults.services or req.method not in faults.act_methods or response.status >= 400
+    if (req.service not in faults.act_services or req.method not in faults.act_methods or response.status >= 400
             or getattr(req, "batch_step", False)):
         return None
     if faults.act_drop_rate and faults.random() < faults.act_drop_rate:

@@ -38,6 +38,7 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "act_error_rate": 0.0,
     "act_error_statuses": [500, 502, 504],
     "act_methods": ["POST", "PUT", "PATCH", "DELETE"],
+    "act_services": ["graph", "partner_center"],
     # Retry-After is whole seconds (RFC 7231, Graph throttling guidance); true keeps fractions.
     "retry_after_fractions": False,
     "services": ["login", "graph", "partner_center"],  # where latency, errors and drops apply
