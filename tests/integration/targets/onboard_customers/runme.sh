@@ -3,7 +3,7 @@
 # playbooks/onboard_customers.yml over the emulator's demo world (25 customers, 3 regional partner
 # tenants) and a 26th customer created during the run: the expected status of every customer, then a
 # rerun (same statuses, zero writes), a --check run (zero writes), and the first run again from the
-# start with faults on (5% throttled, 2% 503, 3% of writes done but their answer lost, 3% done but
+# start with faults on (5% throttled, 2% 503, 12% of writes done but their answer lost, 12% done but
 # answered 5xx): the same statuses and the same objects created, no duplicate. The emulator is reset
 # before and after.
 set -euo pipefail
@@ -94,9 +94,9 @@ test "$(emu created "$mark")" = '{"consents": {}, "customers": 0, "relationships
 
 # --- the first run again from the start, with faults: 5% of Graph and Partner Center requests
 # throttled (429, Retry-After 1 s), 2% of all requests answered 503, and of the writes the services
-# carried out 3% lose their answer (connection closed) and 3% are answered 500/502/504 instead.
+# carried out 12% lose their answer (connection closed) and 12% of the rest are answered 500/502/504.
 start_world
-emu faults '{"seed": 6, "throttle_rate": 0.05, "throttle_retry_after": 1, "error_rate": 0.02, "error_statuses": [503], "act_drop_rate": 0.03, "act_error_rate": 0.03}'
+emu faults '{"seed": 6, "throttle_rate": 0.05, "throttle_retry_after": 1, "error_rate": 0.02, "error_statuses": [503], "act_drop_rate": 0.12, "act_error_rate": 0.12}'
 first_run faults
 counters=$(emu counters)
 echo "faults: $counters"
