@@ -215,3 +215,16 @@ def test_batch_with_a_write_is_not_sent_again(session, graph):
     with pytest.raises(CspTransportError):
         graph.batch([{"method": "POST", "url": "/groups", "body": {"displayName": "x"}}])
     assert session.count() == 1
+
+
+@pytest.mark.parametrize("path", ["/v1.0/../../x", "/users/../groups", "/users/%2E%2E/x", "//evil.example/users",
+                                  "users/./x", GRAPH + "/v1.0/../x"])
+def test_dot_segments_and_double_slash_are_refused(session, graph, path):
+    with pytest.raises(CspValidationError) as info:
+        graph.request("GET", path)
+    assert info.value.code == "InvalidPath" and session.calls == []
+
+
+def test_dots_inside_a_segment_are_fine(graph):
+    assert graph.url("/users/a..b@contoso.com") == GRAPH + "/v1.0/users/a..b@contoso.com"
+    assert graph.url("/users?$filter=startswith(mail,'..')") == GRAPH + "/v1.0/users?$filter=startswith(mail,'..')"
