@@ -182,6 +182,27 @@ def relationship_changes(rel, spec):
     return changes
 
 
+def drops_only_global_admin(changes):
+    """Whether the only difference is Global Administrator to remove: the one roles change Microsoft
+    allows on an active relationship (delegatedadminrelationship-update)."""
+    if set(changes) != {"roles"}:
+        return False
+    have, want = set(changes["roles"][0]), set(changes["roles"][1])
+    return GLOBAL_ADMINISTRATOR in have and want == have - {GLOBAL_ADMINISTRATOR}
+
+
+def difference_details(changes):
+    """``changes`` as structured data for an error's details (role names, not only ids)."""
+    out = {}
+    if "roles" in changes:
+        have, want = set(changes["roles"][0]), set(changes["roles"][1])
+        out["roles_to_add"] = sorted(role_name(r) for r in want - have)
+        out["roles_to_remove"] = sorted(role_name(r) for r in have - want)
+    if "duration" in changes:
+        out["duration"] = {"have": changes["duration"][0], "want": changes["duration"][1]}
+    return out
+
+
 def patch_body(changes):
     body = {}
     if "roles" in changes:
@@ -231,6 +252,24 @@ class GdapClient:
         response = self.graph.request("PATCH", "%s/%s" % (RELATIONSHIPS, relationship_id), body=body,
                                       headers={"If-Match": etag})
         return _strip(response.json) if response.json else self.get_relationship(relationship_id)
+
+    def remove_global_admin(self, relationship_id, etag, role_ids):
+        """PATCH an active relationship's roles to ``role_ids`` (its roles minus Global Administrator).
+        Microsoft runs it as a long-running operation: returns the operation URL (``Location`` of the 202),
+        or None when the service answered with the updated object at once."""
+        response = self.graph.request("PATCH", "%s/%s" % (RELATIONSHIPS, relationship_id),
+                                      body={"accessDetails": unified_roles(role_ids)}, headers={"If-Match": etag})
+        return response.headers.get("Location") if response.status == 202 else None
+
+    def running_relationship_update(self, relationship_id):
+        """URL of a relationship update operation that has not finished yet (None if there is none), so a rerun
+        waits for it instead of sending the same change again."""
+        path = "%s/%s/operations" % (RELATIONSHIPS, relationship_id)
+        for op in self.graph.paginate(path, headers={"Prefer": "include-unknown-enum-members"}):
+            if op.get("status") not in OPERATION_DONE and \
+                    op.get("operationType") != "delegatedAdminAccessAssignmentUpdate":
+                return "%s/%s" % (path, op.get("id"))
+        return None
 
     def delete_relationship(self, relationship_id, etag):
         self.graph.request("DELETE", "%s/%s" % (RELATIONSHIPS, relationship_id), headers={"If-Match": etag})
@@ -296,15 +335,17 @@ class GdapClient:
             obj = read()
         return obj, True
 
-    def wait_operation(self, location, timeout, interval):
+    def wait_operation(self, location, timeout, interval, what="access assignment update"):
         """Follow a 202's operation (``Location``) until it succeeded; failed raises."""
         def read():
             return self.graph.get(location)
         operation, reached = self.wait_for(read, lambda op: op.get("status") in OPERATION_DONE, timeout, interval)
         if operation.get("status") == "failed":
-            raise CspError("The access assignment update operation %s failed: %s"
-                           % (operation.get("id"), operation.get("data") or "no details"),
-                           code="OperationFailed", service="graph")
+            raise CspError("The %s operation %s failed: %s"
+                           % (what, operation.get("id"), operation.get("data") or "no details"),
+                           code="OperationFailed", service="graph",
+                           details={"operation": {"id": operation.get("id"), "status": "failed",
+                                                  "data": operation.get("data")}})
         return _strip(operation), reached
 
 
@@ -388,7 +429,7 @@ class RelationshipEnsurer:
         return "; ".join(parts)
 
     # --- states ----------------------------------------------------------------------------
-    def present(self, spec, replace=False, wait_timeout=0):
+    def present(self, spec, replace=False, wait_timeout=0, interval=2):
         """Create (and lock for approval) or bring in line. Returns ``(before, after, extra)``."""
         current, ended = self._find(spec)
         extra = {"ended_relationships": ended}
@@ -400,6 +441,11 @@ class RelationshipEnsurer:
             after = self._patch(current, spec) if changes else current
             return current, self._lock(after), extra
         immutable = {k: v for k, v in changes.items() if k != "auto_extend"}
+        if status in ACTIVE and drops_only_global_admin(immutable):
+            after = self._remove_global_admin(current, spec, wait_timeout, interval, extra)
+            if "auto_extend" in changes and GLOBAL_ADMINISTRATOR not in relationship_roles(after):
+                after = self._patch(after, spec, allowed=("auto_extend",))
+            return current, after, extra
         if not immutable:
             if "auto_extend" in changes:
                 if status not in ACTIVE:
@@ -414,12 +460,38 @@ class RelationshipEnsurer:
                            % (current["id"], spec.display_name, status, detail), code="RelationshipLocked")
         if not replace:
             raise CspError("relationship %s (%r) is %s: Microsoft does not allow its roles or duration to change "
-                           "after approval (%s). Set replace=true to terminate it and create a new relationship "
-                           "that the customer approves again, or use another display_name"
-                           % (current["id"], spec.display_name, status, detail), code="RelationshipImmutable")
+                           "after approval, except removing Global Administrator (%s). Set replace=true to "
+                           "terminate it and create a new relationship that the customer approves again, or use "
+                           "another display_name" % (current["id"], spec.display_name, status, detail),
+                           code="RelationshipImmutable",
+                           details={"relationship_id": current["id"], "status": status,
+                                    "differences": difference_details(immutable)})
         extra["replaced"] = {"id": current["id"], "status": current.get("status")}
         self._terminate(current, wait_timeout=wait_timeout, wait_for_end=True)
         return current, self._create(spec), extra
+
+    def _remove_global_admin(self, rel, spec, timeout, interval, extra):
+        """One PATCH (If-Match) of the roles minus Global Administrator, then the operation polled to its end;
+        the relationship keeps its id and needs no new approval. A rerun finds a still-running operation and
+        waits for it instead of sending the change again."""
+        self.actions.append("removeGlobalAdministrator")
+        if self.check_mode:
+            return dict(rel, accessDetails=unified_roles(spec.role_ids))
+        location = self.gdap.running_relationship_update(rel["id"])
+        if location is None:
+            def write(obj):
+                if GLOBAL_ADMINISTRATOR not in relationship_roles(obj):
+                    return None  # someone else removed it meanwhile
+                return self.gdap.remove_global_admin(obj["id"], obj.get("@odata.etag"), spec.role_ids)
+            location = self.gdap.with_fresh_etag(rel, lambda: self.gdap.get_relationship(rel["id"]), write)
+        if location:
+            operation, reached = self.gdap.wait_operation(location, timeout, interval,
+                                                          what="Global Administrator removal")
+            extra["operation"] = {"id": operation.get("id"), "status": operation.get("status"), "url": location}
+            if not reached:
+                self.warnings.append("the Global Administrator removal from relationship %s is still %s after %s s; "
+                                     "run again to wait for it" % (rel["id"], operation.get("status"), timeout))
+        return self.gdap.get_relationship(rel["id"])
 
     def _terminate(self, rel, wait_timeout=0, wait_for_end=False, interval=2):
         self.actions.append("terminate")

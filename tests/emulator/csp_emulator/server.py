@@ -475,6 +475,8 @@ class Runtime:
         }
         if req.log_fault:
             entry["fault"] = req.log_fault
+        if req.headers.get("If-Match"):
+            entry["if_match"] = True  # the witness of optimistic concurrency (the ETag itself is not logged)
         with world.log_lock:
             world.log_seq += 1
             entry["seq"] = world.log_seq
