@@ -16,7 +16,7 @@ description:
     Global Administrator opens to approve it (RV(approval_link)). While it is still C(created), differences
     are patched (with C(If-Match)).
   - Microsoft does not let the roles or the duration of a relationship change once the customer approved it,
-    with one exception: the Global Administrator role can be removed from an active relationship. When O(roles)
+    with one exception, the Global Administrator role can be removed from an active relationship. When O(roles)
     are the relationship's roles minus Global Administrator, the module sends one C(PATCH) (with C(If-Match)),
     follows Microsoft's long-running operation to its end and keeps the relationship (same id, no new
     approval); O(auto_extend) can then be set in the same run. For any other difference the module fails, says

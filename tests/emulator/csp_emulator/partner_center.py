@@ -436,7 +436,8 @@ def _create_consent(req: Request, partner: Tenant, claims: dict, customer_id: st
                 world.settings.get("existing_consent", "conflict") == "conflict":
             raise pc_error(req, 409, CONFLICT, "Permission entry already exists.")
         display_name = _text(body, "displayName") or None
-        world.apply_consent(customer, app_id, grants, display_name)
+        world.apply_consent(customer, app_id, grants, display_name,
+                            visible_after=float(world.settings.get("consent_graph_delay") or 0))
         world.count("partner_center.consents_created")
     out = {
         "applicationId": app_id,
