@@ -12,9 +12,9 @@ import re
 import time
 from datetime import datetime, timezone
 
+from .directory import Directory
 from .errors import CspError, CspValidationError, GraphError
 from .graph import filter_eq
-from .options import is_guid
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
 
 RELATIONSHIPS = "/tenantRelationships/delegatedAdminRelationships"
@@ -557,29 +557,12 @@ def relationship_result(rel):
 
 
 def resolve_group(graph, group):
-    """Partner security group by object id or display name -> ``{id, displayName}``."""
+    """Partner security group by object id or display name -> ``{id, displayName}`` (``Directory.find_group``,
+    the collection's one group resolver and matching rule), refused unless it is a security group."""
     text = str(group or "").strip()
     if not text:
         raise CspValidationError("group must be a security group's object id or display name", code="InvalidGroup")
-    if is_guid(text):
-        try:
-            found = graph.get("/groups/%s" % text, params={"$select": "id,displayName,securityEnabled"})
-        except GraphError as err:
-            if err.status == 404:
-                raise CspError("security group %s was not found in the partner tenant" % text, code="GroupNotFound",
-                               status=404, request_id=err.request_id, service="graph") from None
-            raise
-        candidates = [found]
-    else:
-        candidates = [g for g in graph.paginate("/groups", params={"$filter": filter_eq("displayName", text),
-                                                                   "$select": "id,displayName,securityEnabled"})
-                      if str(g.get("displayName", "")).lower() == text.lower()]
-        if not candidates:
-            raise CspError("no group named %r in the partner tenant" % text, code="GroupNotFound")
-        if len(candidates) > 1:
-            raise CspError("%d groups are named %r (%s); give the group's object id"
-                           % (len(candidates), text, ", ".join(g["id"] for g in candidates)), code="AmbiguousGroup")
-    found = candidates[0]
+    found = Directory(graph, tenant="the partner tenant").find_group(text)
     if found.get("securityEnabled") is False:
         raise CspError("group %r (%s) is not a security group; GDAP access assignments need a security group"
                        % (found.get("displayName"), found.get("id")), code="NotSecurityGroup")

@@ -460,3 +460,35 @@ def test_absent_leaves_another_customers_relationship_alone(service, client):
     ensurer = gdap.RelationshipEnsurer(client)
     assert ensurer.absent(spec())[0] is None
     assert ensurer.actions == [] and ensurer.warnings and service.writes() == []
+
+
+class FakeGroupsGraph:
+    """``/groups`` filtered by displayName the way Graph does it (case-insensitive) and by id."""
+
+    def __init__(self, groups):
+        self.groups = groups
+
+    def paginate(self, path, params=None, headers=None):
+        name = params["$filter"].split(" eq ", 1)[1].strip("'").replace("''", "'")
+        return [dict(g) for g in self.groups if g["displayName"].lower() == name.lower()]
+
+    def request(self, method, path, params=None, expected_status=None, **kw):
+        found = [g for g in self.groups if g["id"] == path.rsplit("/", 1)[1]]
+        return Response(200 if found else 404, dict(found[0]) if found else None)
+
+
+def test_resolve_group_uses_the_one_directory_rule():
+    graph = FakeGroupsGraph([{"id": GROUP, "displayName": "GDAP Helpdesk", "securityEnabled": True},
+                             {"id": "m365", "displayName": "Sales", "securityEnabled": False}])
+    assert gdap.resolve_group(graph, "gdap helpdesk") == {"id": GROUP, "displayName": "GDAP Helpdesk"}
+    assert gdap.resolve_group(graph, GROUP)["displayName"] == "GDAP Helpdesk"
+    with pytest.raises(CspError) as info:
+        gdap.resolve_group(graph, "Nobody")
+    assert info.value.code == "GroupNotFound"
+    with pytest.raises(CspError) as info:
+        gdap.resolve_group(graph, "sales")
+    assert info.value.code == "NotSecurityGroup"
+    graph.groups.append({"id": "dup", "displayName": "gdap HELPDESK", "securityEnabled": True})
+    with pytest.raises(CspError) as info:
+        gdap.resolve_group(graph, "GDAP Helpdesk")
+    assert info.value.code == "AmbiguousGroup"
