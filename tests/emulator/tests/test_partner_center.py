@@ -370,6 +370,18 @@ def test_consent_graph_delay_setting(emu, http):
             emu.world.settings["consent_graph_delay"] = 0
 
 
+def test_relationship_request_link(emu, http):
+    """request-reseller-relationship.md: GET {baseURL}/v1/customers/relationshiprequests, App+User only,
+    answers a RelationshipRequest (url, attributes.objectType)."""
+    resp = pc(emu, http, "GET", "/v1/customers/relationshiprequests", token(emu, http))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["attributes"] == {"objectType": "RelationshipRequest"}
+    assert "invType=ResellerRelationship" in body["url"] and f"partnerId={US['tenant']}" in body["url"]
+    app_only = token(emu, http, scope="https://api.partnercenter.microsoft.com/.default", app_only=True)
+    assert_pc_error(pc(emu, http, "GET", "/v1/customers/relationshiprequests", app_only), 403)
+
+
 def test_consent_role_check_applies_in_apac_too(emu, http):
     apac = {"tenant": "10000000-0000-4000-8000-000000000003", "app": "20000000-0000-4000-8000-000000000003",
             "secret": "demo-apac-secret-0003", "refresh": "demo-apac-refresh-token-seed"}
