@@ -191,6 +191,16 @@ def drops_only_global_admin(changes):
     return GLOBAL_ADMINISTRATOR in have and want == have - {GLOBAL_ADMINISTRATOR}
 
 
+def relationship_details(rel, changes=None):
+    """What the next layer needs from a refused relationship, as data: id, status, approval link, differences."""
+    out = {"relationship_id": rel.get("id"), "status": rel.get("status")}
+    if rel.get("status") in ("created", "approvalPending") and rel.get("id"):
+        out["approval_link"] = approval_link(rel["id"])
+    if changes:
+        out["differences"] = difference_details(changes)
+    return out
+
+
 def difference_details(changes):
     """``changes`` as structured data for an error's details (role names, not only ids)."""
     out = {}
@@ -450,22 +460,22 @@ class RelationshipEnsurer:
             if "auto_extend" in changes:
                 if status not in ACTIVE:
                     raise CspError("relationship %s is %s: its auto-extension can only be changed while it is "
-                                   "created or active" % (current["id"], status), code="RelationshipLocked")
+                                   "created or active" % (current["id"], status), code="RelationshipLocked",
+                                   details=relationship_details(current, changes))
                 return current, self._patch(current, spec, allowed=("auto_extend",)), extra
             return current, current, extra
         detail = self._immutable_message(current, immutable)
         if status not in ACTIVE:
             raise CspError("relationship %s (%r) is %s and cannot be changed (%s); it can be replaced once the "
                            "customer has approved it, or wait until the pending approval expires"
-                           % (current["id"], spec.display_name, status, detail), code="RelationshipLocked")
+                           % (current["id"], spec.display_name, status, detail), code="RelationshipLocked",
+                           details=relationship_details(current, immutable))
         if not replace:
             raise CspError("relationship %s (%r) is %s: Microsoft does not allow its roles or duration to change "
                            "after approval, except removing Global Administrator (%s). Set replace=true to "
                            "terminate it and create a new relationship that the customer approves again, or use "
                            "another display_name" % (current["id"], spec.display_name, status, detail),
-                           code="RelationshipImmutable",
-                           details={"relationship_id": current["id"], "status": status,
-                                    "differences": difference_details(immutable)})
+                           code="RelationshipImmutable", details=relationship_details(current, immutable))
         extra["replaced"] = {"id": current["id"], "status": current.get("status")}
         self._terminate(current, wait_timeout=wait_timeout, wait_for_end=True)
         return current, self._create(spec), extra
@@ -529,7 +539,8 @@ class RelationshipEnsurer:
             return current, self._terminate(current), extra
         raise CspError("relationship %s (%r) is %s: it can be deleted only while created and terminated only once "
                        "active; the customer can reject it, or the pending approval expires after 90 days"
-                       % (current["id"], spec.display_name, status), code="RelationshipLocked")
+                       % (current["id"], spec.display_name, status), code="RelationshipLocked",
+                       details=relationship_details(current))
 
     def wait_active(self, rel, timeout, interval):
         """Poll until active; ``(rel, reached)``. An ended relationship is an error."""
@@ -538,7 +549,8 @@ class RelationshipEnsurer:
             lambda r: r.get("status") in ACTIVE or r.get("status") in ENDED, timeout, interval)
         if after.get("status") in ENDED:
             raise CspError("relationship %s became %s while waiting for the customer's approval"
-                           % (after["id"], after.get("status")), code="RelationshipEnded")
+                           % (after["id"], after.get("status")), code="RelationshipEnded",
+                           details=relationship_details(after))
         return after, reached
 
 

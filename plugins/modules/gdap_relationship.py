@@ -226,8 +226,9 @@ etag_retries:
 error:
   description:
     - Microsoft's error when the module failed (C(code) is Graph's C(error.code)).
-    - With C(code=RelationshipImmutable), C(details) holds C(relationship_id), C(status) and C(differences)
-      (C(roles_to_add), C(roles_to_remove), C(duration)).
+    - When an existing relationship is refused (C(code) C(RelationshipImmutable), C(RelationshipLocked),
+      C(RelationshipEnded)), C(details) holds C(relationship_id), C(status), C(approval_link) (while it awaits
+      approval) and C(differences) (C(roles_to_add), C(roles_to_remove), C(duration)) where something differs.
   returned: on failure
   type: dict
 """

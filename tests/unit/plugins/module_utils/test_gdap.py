@@ -331,10 +331,14 @@ def test_global_admin_removal_rerun_waits_for_running_operation(service, client)
 
 
 def test_pending_roles_cannot_change(service, client):
-    service.add("rel", status="approvalPending", roles=(UA,))
+    rid = service.add("rel", status="approvalPending", roles=(UA,))
     with pytest.raises(CspError) as info:
         gdap.RelationshipEnsurer(client).present(spec(), replace=True)
     assert info.value.code == "RelationshipLocked"
+    details = info.value.details  # what a role reads instead of the message
+    assert details["relationship_id"] == rid and details["status"] == "approvalPending"
+    assert details["approval_link"] == gdap.approval_link(rid)
+    assert details["differences"] == {"roles_to_add": ["Global Reader"], "roles_to_remove": []}
 
 
 def test_auto_extend_patched_on_active(service, client):
