@@ -574,7 +574,7 @@ def resolve_group(graph, group):
     text = str(group or "").strip()
     if not text:
         raise CspValidationError("group must be a security group's object id or display name", code="InvalidGroup")
-    found = Directory(graph, tenant="the partner tenant").find_group(text)
+    found = Directory(graph, tenant=getattr(graph, "tenant", None) or "(the partner tenant)").find_group(text)
     if found.get("securityEnabled") is False:
         raise CspError("group %r (%s) is not a security group; GDAP access assignments need a security group"
                        % (found.get("displayName"), found.get("id")), code="NotSecurityGroup")
