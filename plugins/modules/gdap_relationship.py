@@ -20,7 +20,7 @@ description:
     are the relationship's roles minus Global Administrator, the module sends one C(PATCH) (with C(If-Match)),
     follows Microsoft's long-running operation to its end and keeps the relationship (same id, no new
     approval); O(auto_extend) can then be set in the same run. For any other difference the module fails, says
-    what differs (also in RV(error.details)), unless O(replace=true).
+    what differs (also in C(error.details)), unless O(replace=true).
   - O(state=active) does the same and then waits until the customer has approved and the relationship is
     C(active). When O(wait_timeout) passes first it returns normally with RV(status=approvalPending), so a
     playbook can act on it.
