@@ -132,3 +132,28 @@ def test_customer_info_relationship_request_link_when_not_a_customer(fake_http, 
     assert result["count"] == 0 and result["relationship_request_url"] == link
     rc, result = run(customer_info, dict(customer_id=CUSTOMER), capsys)
     assert "relationship_request_url" not in result
+
+
+@pytest.mark.parametrize("args,code", [
+    (dict(customer_tenant_id="contoso"), "InvalidTenant"),
+    (dict(status=["actve"]), None),
+    (dict(display_name="  "), "InvalidOption"),
+])
+def test_relationship_info_bad_input_sends_nothing(fake_http, capsys, args, code):
+    rc, result = run(gdap_relationship_info, args, capsys)
+    assert rc == 1 and fake_http.calls == []
+    if code:
+        assert result["error"]["code"] == code
+    else:
+        assert "value of status must be one or more of" in result["msg"]
+
+
+@pytest.mark.parametrize("billing,code", [
+    ({"email": "not-an-address"}, "InvalidEmail"),
+    ({"email": "a@b"}, "InvalidEmail"),
+    ({"email": "billing@contoso.com", "address": {"country": "USA"}}, "InvalidCountry"),
+    ({"culture": "english"}, "InvalidBillingProfile"),
+])
+def test_customer_bad_billing_sends_nothing(fake_http, capsys, billing, code):
+    rc, result = run(customer, dict(domain="contoso", company_name="Contoso", billing=billing), capsys)
+    assert rc == 1 and result["error"]["code"] == code and fake_http.calls == []
