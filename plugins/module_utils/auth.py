@@ -243,6 +243,21 @@ class TokenProvider:
             grant=grant,
         )
 
+    def forget_tenant(self, tenant):
+        """Drop every cached access token for ``tenant`` (any resource, app-only or delegated) and any refusal
+        MSAL would replay for it: after a consent or role change there the next request gets a token with the
+        new claims. Refresh tokens stay."""
+        tenant_id = self.resolve_tenant(tenant)
+        self._http_caches.get(tenant_id, {}).clear()
+        try:
+            with self.store.transaction("forget|" + tenant_id):
+                cache = self.store.cache
+                query = {"client_id": self.options.client_id, "realm": tenant_id}
+                for entry in list(cache.search(cache.CredentialType.ACCESS_TOKEN, query=query)):
+                    cache.remove_at(entry)
+        except OSError as exc:
+            raise CspTransportError("Token cache I/O failed: %s" % exc, code="TokenCacheError") from None
+
     def _forget_app_tokens(self, app, tenant_id, scopes):
         cache = self.store.cache
         query = {"client_id": self.options.client_id, "realm": tenant_id, "home_account_id": None,

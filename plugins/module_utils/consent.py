@@ -8,6 +8,7 @@ Partner Center: ``POST /customers/{id}/applicationconsents`` and ``DELETE .../{a
 scopes are replaced by DELETE then POST, as Microsoft's sample does.
 """
 
+import time
 import uuid
 
 from .errors import CspAuthError, CspError, CspHttpError, CspValidationError
@@ -91,7 +92,8 @@ def _is_already_exists(err):
 class ConsentClient:
     """Reads the consent from the customer's Graph and writes it through Partner Center."""
 
-    def __init__(self, customer_graph, partner_center, customer_tenant_id, application_id, login_host):
+    def __init__(self, customer_graph, partner_center, customer_tenant_id, application_id, login_host,
+                 on_change=None, sleep=time.sleep, clock=time.monotonic):
         self.graph = customer_graph
         self.pc = partner_center
         self.customer = customer_tenant_id
@@ -99,11 +101,20 @@ class ConsentClient:
         self.login_host = login_host
         self.readable = True
         self.unreadable_reason = None
+        # called after every consent write: the customer tenant's cached tokens carry the old claims
+        self.on_change = on_change or (lambda: None)
+        self.sleep = sleep
+        self.clock = clock
 
     def manual_url(self):
         return admin_consent_url(self.login_host, self.customer, self.application_id)
 
     def missing_sp_error(self, apis, cause=None):
+        details = {"missing_apis": [{"app_id": a, "name": API_NAMES.get(a)} for a in apis],
+                   "admin_consent_url": self.manual_url(), "customer_tenant_id": self.customer,
+                   "application_id": self.application_id}
+        if cause is not None:  # Microsoft's own answer stays visible next to the clearer message
+            details.update(code=cause.code, message=cause.message)
         return CspError(
             "the customer tenant %s has no service principal for %s, so Partner Center cannot consent to app %s. "
             "A Global Administrator of the customer can consent once through %s (which creates the missing "
@@ -111,9 +122,7 @@ class ConsentClient:
             % (self.customer, ", ".join(api_label(a) for a in apis), self.application_id, self.manual_url()),
             code="MissingServicePrincipal", status=getattr(cause, "status", None),
             request_id=getattr(cause, "request_id", None), service=getattr(cause, "service", None),
-            correlation_id=getattr(cause, "correlation_id", None),
-            # Microsoft's own answer stays visible next to the clearer message
-            details={"code": cause.code, "message": cause.message} if cause is not None else None)
+            correlation_id=getattr(cause, "correlation_id", None), details=details)
 
     def _service_principal(self, app_id):
         found = self.graph.get_all("/servicePrincipals", params={"$filter": filter_eq("appId", app_id),
@@ -126,6 +135,7 @@ class ConsentClient:
         When the customer tenant refuses a token for the app (not authorized there yet), the consent
         is taken as absent and ``readable`` is False.
         """
+        self.readable, self.unreadable_reason = True, None
         try:
             sp = self._service_principal(self.application_id)
         except CspAuthError as err:
@@ -149,6 +159,27 @@ class ConsentClient:
             current[resources[rid]] = sorted(set(current.get(resources[rid], [])) | set(scopes))
         return current
 
+    def wait_listed(self, timeout, interval):
+        """Read the consent until Graph lists grants of the app (a consent Partner Center already has can
+        take a while to show in the customer's Graph); ``(grants or None, seconds waited)``."""
+        start = self.clock()
+        while True:
+            current = self.read()
+            waited = self.clock() - start
+            if current or waited >= timeout:
+                return current or None, int(waited)
+            self.sleep(max(0.0, min(interval, timeout - waited)))
+
+    def not_verified_error(self, waited):
+        return CspError(
+            "Partner Center answers that app %s is already consented in customer %s (HTTP 409), but Microsoft Graph "
+            "in the customer tenant did not list the app's permission grants within %d s, so the consented scopes "
+            "could not be compared with grants; nothing was changed. Graph can take longer to show a new consent: "
+            "run again later" % (self.application_id, self.customer, waited),
+            code="ConsentNotVerified", status=409, service="partner_center",
+            details={"customer_tenant_id": self.customer, "application_id": self.application_id,
+                     "waited_seconds": waited, "admin_consent_url": self.manual_url()})
+
     def missing_service_principals(self, apis):
         """APIs without a service principal in the customer (empty when it cannot be read)."""
         if not self.readable:
@@ -168,6 +199,7 @@ class ConsentClient:
             if _is_already_exists(err):
                 return False
             raise
+        self.on_change()
         return True
 
     def delete(self):
@@ -178,6 +210,7 @@ class ConsentClient:
             if err.status == 404:
                 return False
             raise
+        self.on_change()
         return True
 
 
@@ -203,8 +236,14 @@ class ConsentEnsurer:
         self.actions = []
         self.warnings = []
 
-    def present(self, desired, display_name=None):
-        """Returns ``(before, after)`` as ``{appId: scopes}`` dicts (None = no consent)."""
+    def present(self, desired, display_name=None, verify_timeout=60, verify_interval=5):
+        """Returns ``(before, after)`` as ``{appId: scopes}`` dicts (None = no consent).
+
+        A 409 from Partner Center ("already exists") while Graph showed no grants is never taken as
+        success on its word: the grants are read again for up to ``verify_timeout`` seconds; equal
+        means nothing to do, different means delete and create again (Microsoft's way to change
+        scopes), still unlisted fails with ``ConsentNotVerified``.
+        """
         current = self.consents.read()
         missing = self.consents.missing_service_principals(sorted(desired))
         if missing:
@@ -215,27 +254,39 @@ class ConsentEnsurer:
                                  % (self.consents.application_id, self.consents.customer))
         if current == desired:
             return current, current
-        if current:
-            self.actions.append("delete")
-        self.actions.append("create")
         if self.check_mode:
+            self.actions.extend((["delete"] if current else []) + ["create"])
             return current, desired
-        if current:
-            self.consents.delete()
+        if current and self.consents.delete():
+            self.actions.append("delete")
+        if self.consents.create(desired, display_name):
+            self.actions.append("create")
+            return current, desired
+        # 409: Partner Center has a consent that Graph did not show. Look again before deciding anything.
+        self.consents.on_change()  # no cached token for the tenant (nor a replayed refusal) in the re-read
+        listed, waited = self.consents.wait_listed(verify_timeout, verify_interval)
+        if listed is None:
+            raise self.consents.not_verified_error(waited)
+        if listed == desired:
+            self.warnings.append("Partner Center reported the consent as existing; Graph lists the same scopes "
+                                 "after %d s" % waited)
+            return (current if self.actions else listed), listed
+        if self.consents.delete():
+            self.actions.append("delete")
         if not self.consents.create(desired, display_name):
-            # Only reachable when the consent could not be read: take Partner Center's word for it.
-            self.actions.remove("create")
-            self.warnings.append("Partner Center reports that the consent already exists")
-            return current, current
-        return current, desired
+            raise CspError("Partner Center still reports a consent of app %s in customer %s after it was deleted; "
+                           "run again later" % (self.consents.application_id, self.consents.customer),
+                           code="ConsentConflict", status=409, service="partner_center")
+        self.actions.append("create")
+        return (current if current else listed), desired
 
     def absent(self):
         current = self.consents.read()
         if current is None:  # no service principal of the app (or not even authorized): nothing consented
             return None, None
-        self.actions.append("delete")
         if self.check_mode:
+            self.actions.append("delete")
             return current, None
-        if not self.consents.delete():
-            self.actions.remove("delete")
+        if self.consents.delete():
+            self.actions.append("delete")
         return current, None

@@ -138,6 +138,12 @@ class Customers:
                 return record
         return None
 
+    def relationship_request_url(self):
+        """The link a tenant's Global Administrator opens to accept this partner as its reseller (Partner Center
+        ``GET /customers/relationshiprequests``, app + user tokens only): how an existing tenant becomes a
+        customer."""
+        return (self.pc.request("GET", "customers/relationshiprequests").json or {}).get("url")
+
     def domain_taken(self, domain):
         """Partner Center's domain availability check: 200 taken, 404 free."""
         response = self.pc.request("HEAD", "domains/%s" % domain, expected_status=(200, 404))

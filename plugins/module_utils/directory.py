@@ -17,7 +17,7 @@ import hashlib
 import re
 from urllib.parse import quote
 
-from .errors import CspValidationError, GraphError
+from .errors import CspError, CspValidationError, GraphError
 from .graph import BATCH_LIMIT, batch_error, odata_quote
 from .options import is_guid
 
@@ -228,10 +228,14 @@ class Directory:
 
     # --- groups ----------------------------------------------------------------------------
     def groups_named(self, display_name):
+        """Groups with this display name, by Microsoft's rule: Graph's ``eq`` on displayName ignores case.
+
+        The collection's one matching rule for group names (``find_group``, ``security_group``, the GDAP
+        access assignments), so a name finds the same group everywhere."""
         params = {"$filter": "displayName eq %s" % odata_quote(display_name), "$select": GROUP_SELECT}
-        # Graph's eq on displayName ignores case; a group must match the name exactly to be ours.
+        wanted = display_name.lower()
         return [g for g in self.graph.paginate("/groups", params=params)
-                if g.get("displayName") == display_name]
+                if str(g.get("displayName") or "").lower() == wanted]
 
     def get_group(self, group_id):
         response = self.graph.request("GET", "/groups/%s" % group_id, params={"$select": GROUP_SELECT},
@@ -401,6 +405,22 @@ class Directory:
         """appId -> service principal (dict) or None when the tenant has none for it."""
         urls = {app_id: "/servicePrincipals(appId='%s')?$select=%s" % (app_id, select) for app_id in app_ids}
         return self.read_many(urls)
+
+    def create_service_principal(self, app_id):
+        """Create the service principal of ``app_id`` here; one that appeared meanwhile (409) is read instead.
+        Returns ``(service principal, created)``."""
+        try:
+            return self.graph.request("POST", "/servicePrincipals", body={"appId": app_id}, expected_status=201).json, \
+                True
+        except GraphError as err:
+            if err.status != 409:
+                raise
+        found = self.service_principals([app_id]).get(app_id)
+        if found is None:
+            raise CspError("Graph answered that the service principal of %s already exists in tenant %s but does "
+                           "not return it" % (app_id, self.tenant), code="ServicePrincipalConflict", status=409,
+                           service="graph")
+        return found, False
 
     def application(self, app_id):
         """The app registration with this appId in this tenant (its home tenant)."""

@@ -12,9 +12,9 @@ import re
 import time
 from datetime import datetime, timezone
 
+from .directory import Directory
 from .errors import CspError, CspTransportError, CspValidationError, GraphError
 from .graph import filter_eq
-from .options import is_guid
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
 
 RELATIONSHIPS = "/tenantRelationships/delegatedAdminRelationships"
@@ -184,6 +184,37 @@ def relationship_changes(rel, spec):
     return changes
 
 
+def drops_only_global_admin(changes):
+    """Whether the only difference is Global Administrator to remove: the one roles change Microsoft
+    allows on an active relationship (delegatedadminrelationship-update)."""
+    if set(changes) != {"roles"}:
+        return False
+    have, want = set(changes["roles"][0]), set(changes["roles"][1])
+    return GLOBAL_ADMINISTRATOR in have and want == have - {GLOBAL_ADMINISTRATOR}
+
+
+def relationship_details(rel, changes=None):
+    """What the next layer needs from a refused relationship, as data: id, status, approval link, differences."""
+    out = {"relationship_id": rel.get("id"), "status": rel.get("status")}
+    if rel.get("status") in ("created", "approvalPending") and rel.get("id"):
+        out["approval_link"] = approval_link(rel["id"])
+    if changes:
+        out["differences"] = difference_details(changes)
+    return out
+
+
+def difference_details(changes):
+    """``changes`` as structured data for an error's details (role names, not only ids)."""
+    out = {}
+    if "roles" in changes:
+        have, want = set(changes["roles"][0]), set(changes["roles"][1])
+        out["roles_to_add"] = sorted(role_name(r) for r in want - have)
+        out["roles_to_remove"] = sorted(role_name(r) for r in have - want)
+    if "duration" in changes:
+        out["duration"] = {"have": changes["duration"][0], "want": changes["duration"][1]}
+    return out
+
+
 def patch_body(changes):
     body = {}
     if "roles" in changes:
@@ -242,6 +273,24 @@ class GdapClient:
         response = self.graph.request("PATCH", "%s/%s" % (RELATIONSHIPS, relationship_id), body=body,
                                       headers={"If-Match": etag})
         return _strip(response.json) if response.json else self.get_relationship(relationship_id)
+
+    def remove_global_admin(self, relationship_id, etag, role_ids):
+        """PATCH an active relationship's roles to ``role_ids`` (its roles minus Global Administrator).
+        Microsoft runs it as a long-running operation: returns the operation URL (``Location`` of the 202),
+        or None when the service answered with the updated object at once."""
+        response = self.graph.request("PATCH", "%s/%s" % (RELATIONSHIPS, relationship_id),
+                                      body={"accessDetails": unified_roles(role_ids)}, headers={"If-Match": etag})
+        return response.headers.get("Location") if response.status == 202 else None
+
+    def running_relationship_update(self, relationship_id):
+        """URL of a relationship update operation that has not finished yet (None if there is none), so a rerun
+        waits for it instead of sending the same change again."""
+        path = "%s/%s/operations" % (RELATIONSHIPS, relationship_id)
+        for op in self.graph.paginate(path, headers={"Prefer": "include-unknown-enum-members"}):
+            if op.get("status") not in OPERATION_DONE and \
+                    op.get("operationType") != "delegatedAdminAccessAssignmentUpdate":
+                return "%s/%s" % (path, op.get("id"))
+        return None
 
     def delete_relationship(self, relationship_id, etag):
         self.graph.request("DELETE", "%s/%s" % (RELATIONSHIPS, relationship_id), headers={"If-Match": etag})
@@ -338,15 +387,17 @@ class GdapClient:
             obj = read()
         return obj, True
 
-    def wait_operation(self, location, timeout, interval):
+    def wait_operation(self, location, timeout, interval, what="access assignment update"):
         """Follow a 202's operation (``Location``) until it succeeded; failed raises."""
         def read():
             return self.graph.get(location)
         operation, reached = self.wait_for(read, lambda op: op.get("status") in OPERATION_DONE, timeout, interval)
         if operation.get("status") == "failed":
-            raise CspError("The access assignment update operation %s failed: %s"
-                           % (operation.get("id"), operation.get("data") or "no details"),
-                           code="OperationFailed", service="graph")
+            raise CspError("The %s operation %s failed: %s"
+                           % (what, operation.get("id"), operation.get("data") or "no details"),
+                           code="OperationFailed", service="graph",
+                           details={"operation": {"id": operation.get("id"), "status": "failed",
+                                                  "data": operation.get("data")}})
         return _strip(operation), reached
 
 
@@ -430,7 +481,7 @@ class RelationshipEnsurer:
         return "; ".join(parts)
 
     # --- states ----------------------------------------------------------------------------
-    def present(self, spec, replace=False, wait_timeout=0):
+    def present(self, spec, replace=False, wait_timeout=0, interval=2):
         """Create (and lock for approval) or bring in line. Returns ``(before, after, extra)``."""
         current, ended = self._find(spec)
         extra = {"ended_relationships": ended}
@@ -442,26 +493,57 @@ class RelationshipEnsurer:
             after = self._patch(current, spec) if changes else current
             return current, self._lock(after), extra
         immutable = {k: v for k, v in changes.items() if k != "auto_extend"}
+        if status in ACTIVE and drops_only_global_admin(immutable):
+            after = self._remove_global_admin(current, spec, wait_timeout, interval, extra)
+            if "auto_extend" in changes and GLOBAL_ADMINISTRATOR not in relationship_roles(after):
+                after = self._patch(after, spec, allowed=("auto_extend",))
+            return current, after, extra
         if not immutable:
             if "auto_extend" in changes:
                 if status not in ACTIVE:
                     raise CspError("relationship %s is %s: its auto-extension can only be changed while it is "
-                                   "created or active" % (current["id"], status), code="RelationshipLocked")
+                                   "created or active" % (current["id"], status), code="RelationshipLocked",
+                                   details=relationship_details(current, changes))
                 return current, self._patch(current, spec, allowed=("auto_extend",)), extra
             return current, current, extra
         detail = self._immutable_message(current, immutable)
         if status not in ACTIVE:
             raise CspError("relationship %s (%r) is %s and cannot be changed (%s); it can be replaced once the "
                            "customer has approved it, or wait until the pending approval expires"
-                           % (current["id"], spec.display_name, status, detail), code="RelationshipLocked")
+                           % (current["id"], spec.display_name, status, detail), code="RelationshipLocked",
+                           details=relationship_details(current, immutable))
         if not replace:
             raise CspError("relationship %s (%r) is %s: Microsoft does not allow its roles or duration to change "
-                           "after approval (%s). Set replace=true to terminate it and create a new relationship "
-                           "that the customer approves again, or use another display_name"
-                           % (current["id"], spec.display_name, status, detail), code="RelationshipImmutable")
+                           "after approval, except removing Global Administrator (%s). Set replace=true to "
+                           "terminate it and create a new relationship that the customer approves again, or use "
+                           "another display_name" % (current["id"], spec.display_name, status, detail),
+                           code="RelationshipImmutable", details=relationship_details(current, immutable))
         extra["replaced"] = {"id": current["id"], "status": current.get("status")}
         self._terminate(current, wait_timeout=wait_timeout, wait_for_end=True)
         return current, self._create(spec), extra
+
+    def _remove_global_admin(self, rel, spec, timeout, interval, extra):
+        """One PATCH (If-Match) of the roles minus Global Administrator, then the operation polled to its end;
+        the relationship keeps its id and needs no new approval. A rerun finds a still-running operation and
+        waits for it instead of sending the change again."""
+        self.actions.append("removeGlobalAdministrator")
+        if self.check_mode:
+            return dict(rel, accessDetails=unified_roles(spec.role_ids))
+        location = self.gdap.running_relationship_update(rel["id"])
+        if location is None:
+            def write(obj):
+                if GLOBAL_ADMINISTRATOR not in relationship_roles(obj):
+                    return None  # someone else removed it meanwhile
+                return self.gdap.remove_global_admin(obj["id"], obj.get("@odata.etag"), spec.role_ids)
+            location = self.gdap.with_fresh_etag(rel, lambda: self.gdap.get_relationship(rel["id"]), write)
+        if location:
+            operation, reached = self.gdap.wait_operation(location, timeout, interval,
+                                                          what="Global Administrator removal")
+            extra["operation"] = {"id": operation.get("id"), "status": operation.get("status"), "url": location}
+            if not reached:
+                self.warnings.append("the Global Administrator removal from relationship %s is still %s after %s s; "
+                                     "run again to wait for it" % (rel["id"], operation.get("status"), timeout))
+        return self.gdap.get_relationship(rel["id"])
 
     def _terminate(self, rel, wait_timeout=0, wait_for_end=False, interval=2):
         self.actions.append("terminate")
@@ -499,7 +581,8 @@ class RelationshipEnsurer:
             return current, self._terminate(current), extra
         raise CspError("relationship %s (%r) is %s: it can be deleted only while created and terminated only once "
                        "active; the customer can reject it, or the pending approval expires after 90 days"
-                       % (current["id"], spec.display_name, status), code="RelationshipLocked")
+                       % (current["id"], spec.display_name, status), code="RelationshipLocked",
+                       details=relationship_details(current))
 
     def wait_active(self, rel, timeout, interval):
         """Poll until active; ``(rel, reached)``. An ended relationship is an error."""
@@ -508,7 +591,8 @@ class RelationshipEnsurer:
             lambda r: r.get("status") in ACTIVE or r.get("status") in ENDED, timeout, interval)
         if after.get("status") in ENDED:
             raise CspError("relationship %s became %s while waiting for the customer's approval"
-                           % (after["id"], after.get("status")), code="RelationshipEnded")
+                           % (after["id"], after.get("status")), code="RelationshipEnded",
+                           details=relationship_details(after))
         return after, reached
 
 
@@ -527,29 +611,12 @@ def relationship_result(rel):
 
 
 def resolve_group(graph, group):
-    """Partner security group by object id or display name -> ``{id, displayName}``."""
+    """Partner security group by object id or display name -> ``{id, displayName}`` (``Directory.find_group``,
+    the collection's one group resolver and matching rule), refused unless it is a security group."""
     text = str(group or "").strip()
     if not text:
         raise CspValidationError("group must be a security group's object id or display name", code="InvalidGroup")
-    if is_guid(text):
-        try:
-            found = graph.get("/groups/%s" % text, params={"$select": "id,displayName,securityEnabled"})
-        except GraphError as err:
-            if err.status == 404:
-                raise CspError("security group %s was not found in the partner tenant" % text, code="GroupNotFound",
-                               status=404, request_id=err.request_id, service="graph") from None
-            raise
-        candidates = [found]
-    else:
-        candidates = [g for g in graph.paginate("/groups", params={"$filter": filter_eq("displayName", text),
-                                                                   "$select": "id,displayName,securityEnabled"})
-                      if str(g.get("displayName", "")).lower() == text.lower()]
-        if not candidates:
-            raise CspError("no group named %r in the partner tenant" % text, code="GroupNotFound")
-        if len(candidates) > 1:
-            raise CspError("%d groups are named %r (%s); give the group's object id"
-                           % (len(candidates), text, ", ".join(g["id"] for g in candidates)), code="AmbiguousGroup")
-    found = candidates[0]
+    found = Directory(graph, tenant=getattr(graph, "tenant", None) or "(the partner tenant)").find_group(text)
     if found.get("securityEnabled") is False:
         raise CspError("group %r (%s) is not a security group; GDAP access assignments need a security group"
                        % (found.get("displayName"), found.get("id")), code="NotSecurityGroup")

@@ -19,6 +19,12 @@ description:
   - While the app is not present in the customer tenant at all, the customer tenant refuses tokens for it; the
     consent is then taken as absent and the service principals are checked by Partner Center itself (its error
     is reported the same way).
+  - When Partner Center answers that the consent already exists (HTTP 409) although Graph did not list it (Graph
+    can lag behind Partner Center), the module reads the grants again for up to O(verify_timeout) seconds.
+    Equal scopes change nothing; different scopes are replaced (delete, then create); grants that still cannot
+    be read fail with C(ConsentNotVerified). The module never reports an unverified consent as unchanged.
+  - After any consent change the customer tenant's cached access tokens are dropped from the token cache, so
+    the next call there gets a token with the new permissions.
 author:
   - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
@@ -62,6 +68,12 @@ options:
         type: list
         elements: str
         required: true
+  verify_timeout:
+    description:
+      - After Partner Center answered "already exists", how many seconds to wait for Graph to list the consent's
+        grants before failing.
+    type: int
+    default: 60
   state:
     description:
       - V(present) gives the consent with exactly O(grants), V(absent) removes it.
@@ -127,11 +139,18 @@ consent_readable:
   returned: always
   type: bool
 admin_consent_url:
-  description: The link a Global Administrator of the customer can open to consent manually.
+  description:
+    - The link a Global Administrator of the customer can open to consent manually, on the login host of the
+      configured O(cloud) or O(authority_host).
   returned: always
   type: str
 error:
-  description: Microsoft's error when the module failed (Partner Center C(code), Graph C(error.code) or C(AADSTS...)).
+  description:
+    - Microsoft's error when the module failed (Partner Center C(code), Graph C(error.code) or C(AADSTS...)).
+    - With C(code=MissingServicePrincipal), C(details) holds C(missing_apis) (C(app_id) and C(name) of each API
+      without a service principal in the customer), C(admin_consent_url), C(customer_tenant_id) and
+      C(application_id), plus Partner Center's own C(code) and C(message) when it refused the consent.
+    - With C(code=ConsentNotVerified), C(details) holds C(waited_seconds) and C(admin_consent_url).
   returned: on failure
   type: dict
 """
@@ -158,6 +177,7 @@ def argument_spec():
             scopes=dict(type="list", elements="str", required=True),
         )),
         state=dict(type="str", default="present", choices=["present", "absent"]),
+        verify_timeout=dict(type="int", default=60),
     )
 
 
@@ -167,6 +187,8 @@ def main():
     params = module.params
     try:
         desired = normalize_grants(params["grants"]) if params["state"] == "present" else None
+        if params["verify_timeout"] < 0:
+            raise CspValidationError("verify_timeout must be >= 0", code="InvalidOption")
         app_id = params["application_id"] or params["client_id"]
         if not is_guid(app_id or ""):
             raise CspValidationError("application_id %r is not a GUID" % app_id, code="InvalidApplicationId")
@@ -176,10 +198,11 @@ def main():
         # the token Partner Center will get: its appid must be the app being consented
         check_calling_app(client.tokens.get_token(resource="partner_center"), app_id)
         consents = ConsentClient(client.graph(tenant=customer), client.partner_center(), customer, app_id,
-                                 client.options.cloud.authority_host)
+                                 client.options.authority_host,
+                                 on_change=lambda: client.tokens.forget_tenant(customer))
         ensurer = ConsentEnsurer(consents, check_mode=module.check_mode)
         if params["state"] == "present":
-            before, after = ensurer.present(desired, params["display_name"])
+            before, after = ensurer.present(desired, params["display_name"], verify_timeout=params["verify_timeout"])
         else:
             before, after = ensurer.absent()
     except CspError as err:

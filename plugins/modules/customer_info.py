@@ -38,6 +38,13 @@ options:
     description:
       - Stop after this many customers.
     type: int
+  relationship_request:
+    description:
+      - When no customer is found, also return RV(relationship_request_url), the link the tenant's Global
+        Administrator opens to accept the partner as its reseller (for an existing tenant that is not yet a
+        customer). Needs an app + user token (O(refresh_token)).
+    type: bool
+    default: false
 seealso:
   - module: cloudpartner.csp.customer
   - plugin: cloudpartner.csp.customers
@@ -57,6 +64,17 @@ EXAMPLES = r"""
 - name: One customer
   cloudpartner.csp.customer_info:
     customer_id: 30000000-0000-4000-8000-000000000001
+
+- name: An existing tenant that is not a customer yet gets the reseller relationship link
+  cloudpartner.csp.customer_info:
+    customer_id: 30000000-0000-4000-8000-000000000099
+    relationship_request: true
+  register: lookup
+
+- name: Hand it to the customer
+  ansible.builtin.debug:
+    msg: "Please accept us as your partner: {{ lookup.relationship_request_url }}"
+  when: lookup.count == 0
 """
 
 RETURN = r"""
@@ -75,6 +93,13 @@ pages:
   description: Number of pages read.
   returned: always
   type: int
+relationship_request_url:
+  description:
+    - Partner Center's reseller relationship request link, which the tenant's Global Administrator opens to
+      accept the partner (the tenant then appears among the customers).
+  returned: with O(relationship_request=true) when no customer was found
+  type: str
+  sample: https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=1000...
 """
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.customers import PAGE_SIZE, Customers, customer_view
@@ -89,10 +114,18 @@ def argument_spec():
         company_name=dict(type="str"),
         page_size=dict(type="int", default=PAGE_SIZE),
         max_items=dict(type="int"),
+        relationship_request=dict(type="bool", default=False),
     )
 
 
 def run(params, customers):
+    result = find(params, customers)
+    if params["relationship_request"] and not result["count"]:
+        result["relationship_request_url"] = customers.relationship_request_url()
+    return result
+
+
+def find(params, customers):
     if not 1 <= params["page_size"] <= PAGE_SIZE:
         raise CspValidationError("page_size must be between 1 and %d" % PAGE_SIZE, code="InvalidOption")
     if params["max_items"] is not None and params["max_items"] < 1:

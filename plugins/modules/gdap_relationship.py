@@ -15,8 +15,12 @@ description:
   - O(state=present) creates the relationship, locks it for approval and returns the link the customer's
     Global Administrator opens to approve it (RV(approval_link)). While it is still C(created), differences
     are patched (with C(If-Match)).
-  - Microsoft does not let the roles or the duration of a relationship change once the customer approved it.
-    The module then fails and says what differs, unless O(replace=true).
+  - Microsoft does not let the roles or the duration of a relationship change once the customer approved it,
+    with one exception, the Global Administrator role can be removed from an active relationship. When O(roles)
+    are the relationship's roles minus Global Administrator, the module sends one C(PATCH) (with C(If-Match)),
+    follows Microsoft's long-running operation to its end and keeps the relationship (same id, no new
+    approval); O(auto_extend) can then be set in the same run. For any other difference the module fails, says
+    what differs (also in C(error.details)), unless O(replace=true).
   - O(state=active) does the same and then waits until the customer has approved and the relationship is
     C(active). When O(wait_timeout) passes first it returns normally with RV(status=approvalPending), so a
     playbook can act on it.
@@ -84,6 +88,7 @@ options:
     description:
       - With O(state=active), how many seconds to wait for the approval. V(0) checks once.
       - With O(replace=true), also how long to wait for the old relationship to be terminated.
+      - When Global Administrator is removed, also how long to follow that operation.
     type: int
     default: 300
   wait_interval:
@@ -130,6 +135,13 @@ EXAMPLES = r"""
     wait_interval: 30
   register: gdap
 
+- name: Drop Global Administrator once consent is given, then let the relationship auto-extend
+  cloudpartner.csp.gdap_relationship:
+    display_name: us-customer02-standard
+    customer_tenant_id: 30000000-0000-4000-8000-000000000002
+    roles: [Cloud Application Administrator, User Administrator]  # the same roles minus Global Administrator
+    auto_extend: P180D
+
 - name: End the relationship
   cloudpartner.csp.gdap_relationship:
     display_name: us-customer02-standard
@@ -163,11 +175,27 @@ relationship:
   returned: when a relationship exists (not in check mode for a new one)
   type: dict
 actions:
-  description: What was done (or, in check mode, would be done), in order.
+  description:
+    - What was done (or, in check mode, would be done), in order, from C(create), C(lockForApproval),
+      C(update), C(removeGlobalAdministrator), C(terminate), C(delete).
   returned: always
   type: list
   elements: str
   sample: [create, lockForApproval]
+operation:
+  description: Microsoft's long-running operation that removed Global Administrator from the relationship.
+  returned: when Global Administrator was removed (not in check mode)
+  type: dict
+  contains:
+    id:
+      description: Operation id.
+      type: str
+    status:
+      description: C(succeeded), or C(notStarted)/C(running) when O(wait_timeout) passed first.
+      type: str
+    url:
+      description: The operation's URL, to poll.
+      type: str
 ended_relationships:
   description: Expired or terminated relationships with the same display name (reported, not reused).
   returned: always
@@ -196,7 +224,11 @@ etag_retries:
   type: int
   sample: 0
 error:
-  description: Microsoft's error when the module failed (C(code) is Graph's C(error.code)).
+  description:
+    - Microsoft's error when the module failed (C(code) is Graph's C(error.code)).
+    - When an existing relationship is refused (C(code) C(RelationshipImmutable), C(RelationshipLocked),
+      C(RelationshipEnded)), C(details) holds C(relationship_id), C(status), C(approval_link) (while it awaits
+      approval) and C(differences) (C(roles_to_add), C(roles_to_remove), C(duration)) where something differs.
   returned: on failure
   type: dict
 """
@@ -248,7 +280,8 @@ def run(module, gdap, spec):
         before, after, extra = ensurer.absent(spec)
         after_view = relationship_view(after) if after else {}
     else:
-        before, after, extra = ensurer.present(spec, replace=params["replace"], wait_timeout=params["wait_timeout"])
+        before, after, extra = ensurer.present(spec, replace=params["replace"], wait_timeout=params["wait_timeout"],
+                                               interval=params["wait_interval"])
         after_view = relationship_view(after) if after else spec.view(status="approvalPending")
         if params["state"] == "active" and after is not None and not module.check_mode:
             after, _reached = ensurer.wait_active(after, params["wait_timeout"], params["wait_interval"])
@@ -256,8 +289,9 @@ def run(module, gdap, spec):
     changed = bool(ensurer.actions)
     result = dict(changed=changed, actions=ensurer.actions, etag_retries=gdap.etag_retries,
                   ended_relationships=extra["ended_relationships"])
-    if "replaced" in extra:
-        result["replaced"] = extra["replaced"]
+    for key in ("replaced", "operation"):
+        if key in extra:
+            result[key] = extra[key]
     shown = relationship_result(after)
     if shown:
         result.update(relationship=shown, id=shown["id"], status=shown.get("status"))

@@ -100,8 +100,16 @@ tenant:
   description: The tenant looked in, as given.
   returned: success
   type: str
+admin_consent_url:
+  description:
+    - The link a Global Administrator of O(tenant) opens to consent to O(application_id) once, which creates the
+      missing service principals; on the login host of the configured O(cloud) or O(authority_host).
+  returned: with O(application_id), when a service principal is missing
+  type: str
+  sample: https://login.microsoftonline.com/30000000-0000-4000-8000-000000000006/adminconsent?client_id=2000...
 """
 
+from ansible_collections.cloudpartner.csp.plugins.module_utils.consent import admin_consent_url
 from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import (
     Directory,
     api_name,
@@ -139,6 +147,11 @@ def run(module, home, target):
             found[app_id] = {"id": sp.get("id"), "display_name": sp.get("displayName")}
     result.update(found=found, missing=missing, all_found=not missing, checked=app_ids,
                   tenant=params["tenant"] or params["tenant_id"])
+    if params["application_id"] and missing:
+        # a Global Administrator of the tenant consenting once creates the missing service principals
+        result["admin_consent_url"] = admin_consent_url(module.client.options.authority_host,
+                                                        params["tenant"] or params["tenant_id"],
+                                                        result["application"]["app_id"])
     return result
 
 

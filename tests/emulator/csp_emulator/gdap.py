@@ -436,9 +436,17 @@ def register(router) -> None:
                 if key not in UPDATABLE:
                     raise err(400, "badRequest", f"The property '{key}' cannot be updated.")
             status = rel["status"]
+            if status == "active" and "accessDetails" in body:
+                # delegatedadminrelationship-update.md: "You can only remove the Microsoft Entra Global
+                # Administrator role when the status property is `active`, which indicates a long-running
+                # operation" -> 202 with the operation in Location (delegatedadminrelationshipoperation.md).
+                op_id = _remove_global_admin(world, rel, body)
+                return respond(req, 202, None, {"Location": f"{rel_url(req, version, rid)}/operations/{op_id}",
+                                                "Retry-After": "1"})
             if status in ACTIVE_STATES:
                 if set(body) - {"autoExtendDuration"}:
-                    raise err(400, "badRequest", "Only autoExtendDuration can be updated on an active relationship.")
+                    raise err(400, "badRequest", "Only autoExtendDuration can be updated on an active relationship, "
+                              "and the Global Administrator role removed from it.")
             elif status != "created":
                 raise err(400, "badRequest", f"The relationship cannot be updated in status '{status}'.")
             roles = valid_roles(body["accessDetails"]) if "accessDetails" in body else \
@@ -655,7 +663,7 @@ def register(router) -> None:
         claims, tenant = partner(req, write=False)
         with req.world.lock:
             rel = refresh(req.world, get_relationship(tenant, rid))
-            items = [_op_out(op) for op in rel["_operations"].values()]
+            items = [_op_out(op, req) for op in rel["_operations"].values()]
         return {"@odata.context": f"{base_url(req, version)}/$metadata#tenantRelationships/"
                                   f"delegatedAdminRelationships('{rid}')/operations", "value": items}
 
@@ -669,7 +677,7 @@ def register(router) -> None:
             if op is None:
                 raise err(404, "notFound", f"The operation '{op_id}' was not found.")
             _op_step(world, rel, op)
-            return _op_out(op)
+            return _op_out(op, req)
 
     # ---- delegatedAdminCustomers ------------------------------------------------------------
     @r("GET", r"/tenantRelationships/delegatedAdminCustomers")
@@ -731,6 +739,27 @@ def _aa_step(world, aa: dict) -> None:
         bump(world, aa)
 
 
+def _remove_global_admin(world, rel: dict, body: dict) -> str:
+    """Queue the one roles change an active relationship accepts: the same roles minus Global
+    Administrator (nothing else in the body, no other role added or removed). Returns the operation id."""
+    if set(body) != {"accessDetails"}:
+        raise err(400, "badRequest", "Removing the Global Administrator role from an active relationship cannot be "
+                  "combined with other changes.")
+    roles = valid_roles(body["accessDetails"])
+    have = {x["roleDefinitionId"] for x in rel["accessDetails"]["unifiedRoles"]}
+    want = {x["roleDefinitionId"] for x in roles}
+    if GLOBAL_ADMIN not in have or want != have - {GLOBAL_ADMIN}:
+        raise err(400, "badRequest", "The roles of an active relationship cannot be changed; only the Global "
+                  "Administrator role can be removed.")
+    op_id = world.new_id()
+    now = world.clock.iso()
+    rel["_operations"][op_id] = {
+        "id": op_id, "operationType": "delegatedAdminRelationshipUpdate", "status": "notStarted", "data": None,
+        "createdDateTime": now, "lastModifiedDateTime": now, "_etag_version": 1, "_apply": (None, roles),
+    }
+    return op_id
+
+
 def _op_step(world, rel: dict, op: dict, to: str | None = None) -> None:
     nxt = to or {"notStarted": "running", "running": "succeeded"}.get(op["status"])
     if not nxt or op["status"] == nxt:
@@ -740,15 +769,36 @@ def _op_step(world, rel: dict, op: dict, to: str | None = None) -> None:
     op["_etag_version"] = op.get("_etag_version", 1) + 1
     if nxt == "succeeded":
         aid, roles = op["_apply"]
+        if aid is None:  # a relationship update: Global Administrator leaves it and its assignments
+            rel["accessDetails"] = {"unifiedRoles": roles}
+            bump(world, rel)
+            kept = {x["roleDefinitionId"] for x in roles}
+            for aa in rel["_access_assignments"].values():
+                left = [x for x in aa["accessDetails"]["unifiedRoles"] if x["roleDefinitionId"] in kept]
+                if len(left) != len(aa["accessDetails"]["unifiedRoles"]):
+                    aa["accessDetails"] = {"unifiedRoles": left}
+                    if not left:
+                        aa["status"] = "deleted"
+                    bump(world, aa)
+            return
         aa = rel["_access_assignments"].get(aid)
         if aa is not None:
             aa["accessDetails"] = {"unifiedRoles": roles}
             bump(world, aa)
 
 
-def _op_out(op: dict) -> dict:
-    return {"@odata.type": "#microsoft.graph.delegatedAdminRelationshipOperation", "@odata.etag": etag(op),
-            **odata.public(op)}
+# Members listed after unknownFutureValue in an evolvable enum (delegatedAdminRelationshipOperationType)
+# are sent only to callers that ask with ``Prefer: include-unknown-enum-members``.
+EVOLVED_OPERATION_TYPES = frozenset(["delegatedAdminRelationshipUpdate"])
+
+
+def _op_out(op: dict, req=None) -> dict:
+    out = {"@odata.type": "#microsoft.graph.delegatedAdminRelationshipOperation", "@odata.etag": etag(op),
+           **odata.public(op)}
+    prefer = str((req.headers.get("Prefer") if req is not None else "") or "").lower()
+    if out.get("operationType") in EVOLVED_OPERATION_TYPES and "include-unknown-enum-members" not in prefer:
+        out["operationType"] = "unknownFutureValue"
+    return out
 
 
 def _customers(world, tenant) -> list[dict]:

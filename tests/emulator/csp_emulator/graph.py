@@ -887,7 +887,7 @@ def register(router) -> None:
         claims, tenant = begin(req, P_GRANT_READ)
         with req.world.lock:
             sp = get_obj(tenant, "service_principals", sid)
-            items = [g for g in tenant.oauth2_permission_grants.values() if g.get("clientId") == sp["id"]]
+            items = [g for g in _listed_grants(req.world, tenant) if g.get("clientId") == sp["id"]]
             return collection_page(req, version, "oauth2PermissionGrants", items,
                                    context=context_url(req, version, "oauth2PermissionGrants"),
                                    entity="oAuth2PermissionGrant", allowed=GRANT_FIELDS,
@@ -898,7 +898,7 @@ def register(router) -> None:
     def grants_list(req, version):
         claims, tenant = begin(req, P_GRANT_READ)
         with req.world.lock:
-            return collection_page(req, version, "oauth2PermissionGrants", tenant.oauth2_permission_grants.values(),
+            return collection_page(req, version, "oauth2PermissionGrants", _listed_grants(req.world, tenant),
                                    context=context_url(req, version, "oauth2PermissionGrants"),
                                    entity="oAuth2PermissionGrant", allowed=GRANT_FIELDS,
                                    project=lambda o, sel: odata.select_fields(o, sel))
@@ -908,7 +908,7 @@ def register(router) -> None:
         claims, tenant = begin(req, P_GRANT_READ)
         with req.world.lock:
             grant = tenant.oauth2_permission_grants.get(grant_id)
-            if grant is None:
+            if grant is None or grant not in _listed_grants(req.world, tenant):
                 raise not_found(grant_id)
             return {"@odata.context": context_url(req, version, "oauth2PermissionGrants/$entity"),
                     **odata.public(grant)}
@@ -1500,3 +1500,10 @@ def _sub_request(router, req, version: str, claims: dict, item: dict) -> dict:
 def _sub_error(req, item, status, code, message):
     return {"id": item["id"], "status": status, "headers": {"Content-Type": "application/json"},
             "body": error_body(req, code, message)}
+
+
+def _listed_grants(world, tenant) -> list[dict]:
+    """The delegated permission grants Graph lists now: a Partner Center consent's grants show up only
+    after the ``consent_graph_delay`` setting (the world clock decides)."""
+    now = world.clock.now()
+    return [g for g in tenant.oauth2_permission_grants.values() if float(g.get("_visible_at") or 0) <= now]

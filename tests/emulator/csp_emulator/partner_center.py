@@ -54,6 +54,8 @@ COUNTRY_REGION = {c: region for region, codes in _REGIONS.items() for c in codes
 def register(router: Router) -> None:
     router.route("GET", r"/v1/customers")(list_customers)
     router.route("POST", r"/v1/customers")(create_customer)
+    # before /v1/customers/{id}: "relationshiprequests" is no customer id
+    router.route("GET", r"/v1/customers/relationshiprequests")(relationship_request)
     router.route("GET", r"/v1/customers/(?P<customer_id>[^/]+)")(get_customer)
     router.route("HEAD", r"/v1/domains/(?P<domain>[^/]+)")(domain_exists)
     # Only POST and DELETE are documented; a GET of consents stays unknown (404), as in reality
@@ -450,7 +452,8 @@ def _create_consent(req: Request, partner: Tenant, claims: dict, customer_id: st
                 world.settings.get("existing_consent", "conflict") == "conflict":
             raise pc_error(req, 409, CONFLICT, "Permission entry already exists.")
         display_name = _text(body, "displayName") or None
-        world.apply_consent(customer, app_id, grants, display_name)
+        world.apply_consent(customer, app_id, grants, display_name,
+                            visible_after=float(world.settings.get("consent_graph_delay") or 0))
         world.count("partner_center.consents_created")
     out = {
         "applicationId": app_id,
@@ -479,6 +482,22 @@ def delete_consent(req: Request, customer_id: str, app_id: str) -> None:
         customer.remove("service_principals", sp["id"])
         world.count("partner_center.consents_deleted")
     return None
+
+
+# The link a tenant's Global Administrator opens to accept the partner as its reseller
+# (request-reseller-relationship: GET /v1/customers/relationshiprequests, App+User only; the
+# response is a RelationshipRequest {url, attributes}). The admin center address is the one the
+# Partner Center UI hands out today.
+RESELLER_INVITATION = ("https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId={}"
+                       "&msppId=0#/BillingAccounts/partner-invitation")
+
+
+def relationship_request(req: Request) -> dict:
+    partner = _partner(req)
+    if not _is_app_user(req.claims or {}):
+        raise pc_error(req, 403, ACCESS_DENIED, "Access denied: this operation supports App+User authentication "
+                       "only.")
+    return {"url": RESELLER_INVITATION.format(partner.id), "attributes": {"objectType": "RelationshipRequest"}}
 
 
 def consents_unknown(req: Request, customer_id: str) -> None:

@@ -488,6 +488,8 @@ class Runtime:
             entry["fault"] = req.log_fault
         if req.log_replay:
             entry["replay"] = True
+        if req.headers.get("If-Match"):
+            entry["if_match"] = True  # the witness of optimistic concurrency (the ETag itself is not logged)
         with world.log_lock:
             world.log_seq += 1
             entry["seq"] = world.log_seq

@@ -78,6 +78,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "partner_center_paging": "documented",
     # Seconds after which GDAP steps finish on their own even if nobody reads them.
     "gdap_activation_delay": 5,
+    # Seconds before Graph lists the delegated permission grants a Partner Center consent created
+    # (replication between the services; Microsoft names no figure, so 0 by default).
+    "consent_graph_delay": 0,
     # Partner Center application consent needs Global / Application / Cloud Application
     # Administrator for the calling user in the customer tenant.
     "consent_requires_admin_role": True,
@@ -373,7 +376,7 @@ class World:
         return self.add_tenant(tenant)
 
     def apply_consent(self, tenant: Tenant, app_id: str, grants: list[dict],
-                      display_name: str | None = None) -> dict:
+                      display_name: str | None = None, visible_after: float = 0) -> dict:
         """What a Partner Center application consent does in the customer tenant: the app's
         service principal, one AllPrincipals delegated grant per API and (setting
         ``consent_grants_app_roles``) app role assignments for scope names that are app roles.
@@ -404,10 +407,11 @@ class World:
                 existing["scope"] = " ".join(have + [s for s in scopes if s not in have])
             else:
                 gid = self.new_id()
-                tenant.add("oauth2_permission_grants", {
-                    "id": gid, "clientId": sp["id"], "consentType": "AllPrincipals",
-                    "principalId": None, "resourceId": resource["id"], "scope": " ".join(scopes),
-                })
+                record = {"id": gid, "clientId": sp["id"], "consentType": "AllPrincipals",
+                          "principalId": None, "resourceId": resource["id"], "scope": " ".join(scopes)}
+                if visible_after:
+                    record["_visible_at"] = self.clock.now() + float(visible_after)
+                tenant.add("oauth2_permission_grants", record)
             if self.settings.get("consent_grants_app_roles"):
                 for value in scopes:
                     role = _resource_app_role(resource, value)

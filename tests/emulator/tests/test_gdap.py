@@ -169,6 +169,46 @@ def test_status_machine_approval_and_activation(fresh_emulator, g):
     assert rel["status"] == "active" and rel["endDateTime"] > read(g, rid)["activatedDateTime"]
 
 
+def test_active_relationship_drops_global_administrator(fresh_emulator, g):
+    """delegatedadminrelationship-update.md (v1.0): "You can update the **autoExtendDuration** property when
+    **status** is either `created` or `active`. You can only remove the Microsoft Entra Global Administrator
+    role when the **status** property is `active`, which indicates a long-running operation."
+    delegatedadminrelationshipoperation.md: the operation's status is notStarted, running, succeeded, failed."""
+    ga_and_user = [{"roleDefinitionId": GLOBAL_ADMIN}, {"roleDefinitionId": USER_ADMIN}]
+    rid = create(g, accessDetails={"unifiedRoles": ga_and_user}).json()["id"]
+    activate(fresh_emulator, g, rid)
+    rel = read(g, rid)
+    tag = rel["@odata.etag"]
+    minus_ga = {"accessDetails": {"unifiedRoles": [{"roleDefinitionId": USER_ADMIN}]}}
+    # Any other role change stays refused on an active relationship.
+    for roles in ([{"roleDefinitionId": USER_ADMIN}, {"roleDefinitionId": HELPDESK_ADMIN}],
+                  [{"roleDefinitionId": GLOBAL_ADMIN}],
+                  [{"roleDefinitionId": HELPDESK_ADMIN}]):
+        resp = g.patch(f"{REL}/{rid}", {"accessDetails": {"unifiedRoles": roles}}, headers={"If-Match": tag})
+        assert resp.status_code == 400, roles
+    assert g.patch(f"{REL}/{rid}", {**minus_ga, "duration": "P30D"}, headers={"If-Match": tag}).status_code == 400
+    assert g.patch(f"{REL}/{rid}", minus_ga).status_code == 400  # If-Match is required
+    # Auto-extension is still refused while Global Administrator is in.
+    assert g.patch(f"{REL}/{rid}", {"autoExtendDuration": "P180D"}, headers={"If-Match": tag}).status_code == 400
+    resp = g.patch(f"{REL}/{rid}", minus_ga, headers={"If-Match": tag})
+    assert resp.status_code == 202, resp.text
+    op_url = resp.headers["Location"]
+    assert f"/delegatedAdminRelationships/{rid}/operations/" in op_url and resp.headers["Retry-After"]
+    assert read(g, rid)["status"] == "active"
+    first = g.get(op_url).json()
+    # an evolvable enum member (after unknownFutureValue) needs Prefer: include-unknown-enum-members
+    assert first["operationType"] == "unknownFutureValue"
+    ops = [g.get(op_url, headers={"Prefer": "include-unknown-enum-members"}).json() for _ in range(2)]
+    assert [first["status"]] + [o["status"] for o in ops] == ["running", "succeeded", "succeeded"]
+    assert ops[-1]["operationType"] == "delegatedAdminRelationshipUpdate"
+    after = read(g, rid)
+    assert after["id"] == rid and after["status"] == "active"
+    assert after["accessDetails"]["unifiedRoles"] == [{"roleDefinitionId": USER_ADMIN}]
+    assert after["@odata.etag"] != tag
+    ok = g.patch(f"{REL}/{rid}", {"autoExtendDuration": "P180D"}, headers={"If-Match": after["@odata.etag"]})
+    assert ok.status_code == 200 and ok.json()["autoExtendDuration"] == "P180D"
+
+
 def test_expiry_and_pending_limit(fresh_emulator, g):
     emu = fresh_emulator
     rid = create(g, duration="P1D").json()["id"]

@@ -2,6 +2,7 @@
 the emulator's own token endpoint, the way the collection gets them."""
 
 import json
+import time
 import uuid
 
 import pytest
@@ -368,6 +369,47 @@ def test_existing_consent_setting_created(emu, http):
         (grant,) = [g for g in tenant.oauth2_permission_grants.values()
                     if g["clientId"] == sp["id"] and g["resourceId"] == graph["id"]]
     assert "User.Read" in grant["scope"].split() and "Group.ReadWrite.All" in grant["scope"].split()
+
+
+def test_consent_graph_delay_setting(emu, http):
+    """Setting ``consent_graph_delay``: Graph lists a Partner Center consent's grants only after it (the
+    replication a client must wait out), while Partner Center already answers 409 for the consent."""
+    tok = token(emu, http)
+    url = f"/v1/customers/{customer(7)}/applicationconsents"
+    pc(emu, http, "DELETE", f"{url}/{US['app']}", tok)
+    with emu.world.lock:
+        emu.world.settings["consent_graph_delay"] = 2
+    try:
+        assert pc(emu, http, "POST", url, tok, json=consent_body(US["app"])).status_code == 201
+        assert_pc_error(pc(emu, http, "POST", url, tok, json=consent_body(US["app"])), 409)
+        graph = token(emu, http, scope="https://graph.microsoft.com/.default", app_only=True, tenant=customer(7))
+        headers = {"Authorization": f"Bearer {graph}"}
+        sp = http.get(f"{emu.graph_endpoint}/v1.0/servicePrincipals", params={"$filter": f"appId eq '{US['app']}'"},
+                      headers=headers, timeout=30).json()["value"][0]
+
+        def listed():
+            resp = http.get(f"{emu.graph_endpoint}/v1.0/oauth2PermissionGrants",
+                            params={"$filter": f"clientId eq '{sp['id']}'"}, headers=headers, timeout=30)
+            assert resp.status_code == 200, resp.text
+            return resp.json()["value"]
+        assert listed() == []
+        time.sleep(2.2)
+        assert {g["consentType"] for g in listed()} == {"AllPrincipals"}
+    finally:
+        with emu.world.lock:
+            emu.world.settings["consent_graph_delay"] = 0
+
+
+def test_relationship_request_link(emu, http):
+    """request-reseller-relationship.md: GET {baseURL}/v1/customers/relationshiprequests, App+User only,
+    answers a RelationshipRequest (url, attributes.objectType)."""
+    resp = pc(emu, http, "GET", "/v1/customers/relationshiprequests", token(emu, http))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["attributes"] == {"objectType": "RelationshipRequest"}
+    assert "invType=ResellerRelationship" in body["url"] and f"partnerId={US['tenant']}" in body["url"]
+    app_only = token(emu, http, scope="https://api.partnercenter.microsoft.com/.default", app_only=True)
+    assert_pc_error(pc(emu, http, "GET", "/v1/customers/relationshiprequests", app_only), 403)
 
 
 def test_consent_role_check_applies_in_apac_too(emu, http):

@@ -34,6 +34,7 @@ EXPECTED = {
 }
 MISSING_API = {"customer06": "Service Management", "customer14": "Partner Center"}
 ENDED = {"customer05", "customer15"}
+NOT_OUR_CUSTOMER = {"customer16"}  # an existing tenant without a record in the serving partner tenant
 NEW_RELATIONSHIP = {"customer02", "customer05", "customer06", "customer07", "customer08", "customer12",
                     "customer15", "customer18", "customer20", "customer23", "customer26"}
 
@@ -52,10 +53,11 @@ def main():
         r = got.get(name, {})
         if run == "check" and name in MISSING_API:
             # Before consent the app cannot read the tenant: only the real write finds the missing
-            # service principal, so the plan is the consent (and the proof after it).
-            status, step = "onboarded", "done"
-            if r.get("changes") != ["consent: create"]:
-                errors.append("%s: check mode plan %r" % (name, r.get("changes")))
+            # service principal, so check mode says the plan cannot be known, and why (not a guess).
+            status, step = "undetermined", "consent"
+            if r.get("changes") != ["consent: create"] or "checked by Partner Center only on a real run" not in (
+                    r.get("message") or ""):
+                errors.append("%s: check mode plan %r (%s)" % (name, r.get("changes"), r.get("message")))
         if (r.get("status"), r.get("step")) != (status, step):
             errors.append("%s: expected %s/%s, got %s/%s (%s %s)" % (
                 name, status, step, r.get("status"), r.get("step"), r.get("error_code"), r.get("message")))
@@ -69,6 +71,8 @@ def main():
                 errors.append("%s: missing_apis %r" % (name, r.get("missing_apis")))
             if "/adminconsent?client_id=" not in (r.get("admin_consent_url") or ""):
                 errors.append("%s: admin_consent_url %r" % (name, r.get("admin_consent_url")))
+        if name in NOT_OUR_CUSTOMER and "invType=ResellerRelationship" not in (r.get("relationship_request_url") or ""):
+            errors.append("%s: no reseller relationship request link: %r" % (name, r.get("relationship_request_url")))
         if name in ENDED and not any("ended relationship" in n for n in r.get("notes") or []):
             errors.append("%s: the ended relationship is not reported: %r" % (name, r.get("notes")))
         if run == "first" and name in NEW_RELATIONSHIP and not any(c.startswith("relationship: create") for c in r.get("changes") or []):

@@ -313,6 +313,23 @@ def test_aging_delegated_token_is_refreshed_and_kept_when_refresh_fails(session,
     assert kept.token_source == "cache" and kept.token == refreshed.token
 
 
+def test_forget_tenant_drops_only_that_tenants_cached_tokens(session, idp, tmp_path):
+    """After a consent change in a customer tenant the next run there must get a new token (new claims)."""
+    cache = str(tmp_path)
+    first = provider(session, refresh_token=RT_SEED, token_cache_path=cache)
+    partner = first.get_token()
+    first.get_token(tenant=CUSTOMER)
+    first.get_token(tenant=CUSTOMER, resource="partner_center")
+    first.get_token(tenant=CUSTOMER2)
+    posts = token_posts(session)
+    first.forget_tenant(CUSTOMER)
+    later = provider(session, refresh_token=RT_SEED, token_cache_path=cache)  # the next module run
+    assert later.get_token(tenant=CUSTOMER).token_source == "identity_provider"
+    assert later.get_token(tenant=CUSTOMER2).token_source == "cache"
+    assert later.get_token().token == partner.token
+    assert token_posts(session) == posts + 1
+
+
 # --- discovery: once per authority, not once per module process ----------------------------
 def discovery_gets(session):
     return session.count("GET", r"/\.well-known/openid-configuration")

@@ -53,10 +53,60 @@ class FakePartnerCenter:
             raise self.post_error
 
 
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+class LaggingGraph(FakeCustomerGraph):
+    """Graph that lists the app's grants only from the ``after``-th read of them on (replication)."""
+
+    def __init__(self, after, **kw):
+        super().__init__(**kw)
+        self.after = after
+        self.grant_reads = 0
+
+    def get_all(self, path, params=None):
+        if path == "/oauth2PermissionGrants":
+            self.grant_reads += 1
+            if self.grant_reads < self.after:
+                self.calls.append(path)
+                return []
+        return super().get_all(path, params)
+
+
+class ConflictOncePartnerCenter(FakePartnerCenter):
+    """The first POST answers 409 (a consent exists); later ones succeed."""
+
+    def __init__(self):
+        super().__init__()
+        self.posts = 0
+
+    def request(self, method, path, body=None, request_id=None):
+        self.calls.append((method, path, body))
+        if method == "POST":
+            self.posts += 1
+            if self.posts == 1:
+                raise PartnerCenterError("Permission entry already exists.", code="409", status=409)
+
+
 def make(graph=None, pc=None):
     graph = graph or FakeCustomerGraph()
     pc = pc or FakePartnerCenter()
-    client = consent.ConsentClient(graph, pc, CUSTOMER, APP, "https://login.microsoftonline.com")
+    clock = Clock()
+    client = consent.ConsentClient(graph, pc, CUSTOMER, APP, "https://login.microsoftonline.com",
+                                   sleep=clock.sleep, clock=clock)
+    client.token_resets = 0
+
+    def reset():
+        client.token_resets += 1
+    client.on_change = reset
     return client, graph, pc
 
 
@@ -147,12 +197,54 @@ def test_unauthorized_app_counts_as_no_consent_and_pc_error_is_translated():
     assert not client.readable and ensurer.warnings
 
 
-def test_already_exists_is_success():
+def test_conflict_then_listed_and_equal_is_unchanged_with_the_grants():
+    # Graph shows the app's service principal but not yet its grants; Partner Center says 409.
+    client, graph, pc = make(LaggingGraph(after=3, grants={GRAPH_API: "A B"}), ConflictOncePartnerCenter())
+    ensurer = consent.ConsentEnsurer(client)
+    before, after = ensurer.present({GRAPH_API: ["A", "B"]}, verify_timeout=30, verify_interval=5)
+    assert ensurer.actions == []
+    assert before == after == {GRAPH_API: ["A", "B"]}  # the verified grants, never {}
+    assert [c[0] for c in pc.calls] == ["POST"]
+    assert graph.grant_reads == 3
+
+
+def test_conflict_then_listed_and_different_is_deleted_and_created_again():
+    client, graph, pc = make(LaggingGraph(after=2, grants={GRAPH_API: "A"}), ConflictOncePartnerCenter())
+    ensurer = consent.ConsentEnsurer(client)
+    before, after = ensurer.present({GRAPH_API: ["A", "B"]}, verify_timeout=30, verify_interval=5)
+    assert ensurer.actions == ["delete", "create"]
+    assert [c[0] for c in pc.calls] == ["POST", "DELETE", "POST"]
+    assert before == {GRAPH_API: ["A"]} and after == {GRAPH_API: ["A", "B"]}
+    assert client.token_resets >= 2  # the customer's cached tokens are dropped after each write
+
+
+def test_conflict_and_never_listed_fails_within_the_bounded_wait():
+    client, graph, pc = make(LaggingGraph(after=10 ** 6), ConflictOncePartnerCenter())
+    ensurer = consent.ConsentEnsurer(client)
+    with pytest.raises(CspError) as info:
+        ensurer.present({GRAPH_API: ["A"]}, verify_timeout=20, verify_interval=5)
+    assert info.value.code == "ConsentNotVerified" and info.value.status == 409
+    assert "20 s" in str(info.value)
+    assert info.value.details["waited_seconds"] == 20
+    assert graph.grant_reads == 1 + 5  # the first read, then at 0, 5, 10, 15, 20 s after the 409; no more
+    assert [c[0] for c in pc.calls] == ["POST"]
+
+
+def test_conflict_while_the_app_cannot_read_the_tenant_is_not_success():
     error = PartnerCenterError("Permission entry already exists.", code="409", status=409)
     client, graph, pc = make(FakeCustomerGraph(authorized=False), FakePartnerCenter(post_error=error))
-    ensurer = consent.ConsentEnsurer(client)
-    ensurer.present({GRAPH_API: ["A"]})
-    assert ensurer.actions == [] and any("already exists" in w for w in ensurer.warnings)
+    with pytest.raises(CspError) as info:
+        consent.ConsentEnsurer(client).present({GRAPH_API: ["A"]}, verify_timeout=10, verify_interval=5)
+    assert info.value.code == "ConsentNotVerified"
+
+
+def test_token_cache_dropped_after_a_consent_change_only():
+    client, graph, pc = make(FakeCustomerGraph(app_present=False))
+    consent.ConsentEnsurer(client).present({GRAPH_API: ["A"]})
+    assert client.token_resets == 1
+    client, graph, pc = make(FakeCustomerGraph(grants={GRAPH_API: "A"}))
+    consent.ConsentEnsurer(client).present({GRAPH_API: ["A"]})
+    assert client.token_resets == 0
 
 
 def test_other_partner_center_errors_propagate():

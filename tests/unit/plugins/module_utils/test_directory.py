@@ -71,6 +71,7 @@ class FakeDirectoryGraph:
                                       {"id": SCOPE_AS_USER, "type": "Scope"}, {"id": ROLE_DIR_READ, "type": "Role"}]},
                                   {"resourceAppId": PC_APP_ID, "resourceAccess": [
                                       {"id": "1cebfa2a-fb4d-419e-b5f9-839b4383e05a", "type": "Scope"}]}]}}
+        self.sp_race = set()  # app ids whose service principal another run creates just before our POST
         self.bind_conflict_once = False  # the next PATCH bind fails with "already exist" (a race)
         self.log = []  # (method, path) of every request, batch steps included
         session.route("*", re.escape(GRAPH) + r"/", self.dispatch)
@@ -197,6 +198,17 @@ class FakeDirectoryGraph:
                 if sp["appId"] == m.group(1):
                     return 200, dict(sp)
             return self.not_found(m.group(1))
+        if rest == "/servicePrincipals" and method == "POST":
+            app_id = body["appId"]
+            if any(sp["appId"] == app_id for sp in self.sps.values()) or app_id in self.sp_race:
+                self.sp_race.discard(app_id)
+                if not any(sp["appId"] == app_id for sp in self.sps.values()):  # another run created it first
+                    self.sps["sp-" + app_id] = {"id": "sp-" + app_id, "appId": app_id, "displayName": "raced"}
+                return 409, ("Request_MultipleObjectsWithSameKeyValue", "The service principal name %s is already in "
+                             "use." % app_id)
+            sid = "sp-" + app_id
+            self.sps[sid] = {"id": sid, "appId": app_id, "displayName": "created " + app_id}
+            return 201, dict(self.sps[sid])
         m = re.match(r"^/applications\(appId='([^']+)'\)$", rest)
         if m and method == "GET":
             app = self.apps.get(m.group(1))
@@ -336,8 +348,9 @@ def test_find_group_none_and_several(directory, fake_graph):
     assert GROUP_ADMIN_AGENTS in str(info.value) and "dup" in str(info.value)
 
 
-def test_groups_named_is_exact(directory):
-    assert directory.groups_named("adminagents") == []  # Graph ignores case; a match must not
+def test_groups_named_ignores_case_as_graph_does(directory):
+    # Microsoft's rule (Graph's $filter eq on displayName ignores case), the same for every resolver
+    assert [g["id"] for g in directory.groups_named("adminagents")] == [GROUP_ADMIN_AGENTS]
 
 
 def test_resolve_members_in_one_batch(directory, fake_graph):

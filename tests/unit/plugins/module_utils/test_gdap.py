@@ -18,6 +18,7 @@ OTHER = "30000000-0000-4000-8000-000000000003"
 UA = BUILTIN_ROLES["User Administrator"]
 GR = BUILTIN_ROLES["Global Reader"]
 HA = BUILTIN_ROLES["Helpdesk Administrator"]
+GA = BUILTIN_ROLES["Global Administrator"]
 GROUP = "12000000-0000-4000-8000-000000010004"
 
 
@@ -65,8 +66,11 @@ class FakeGdapService:
             raise GraphError("precondition failed", code="PreconditionFailed", status=412)
 
     # GraphClient surface ---------------------------------------------------------------
-    def paginate(self, path, params=None):
+    def paginate(self, path, params=None, headers=None):
         self.calls.append(("GET", path, params))
+        if path.endswith("/operations"):
+            rid = path.split("/")[-2]
+            return [dict(op) for op in self.operations.values() if op.get("rid") == rid]
         if path.endswith("/accessAssignments"):
             rid = path.split("/")[-2]
             return [self._out(a) for a in self.assignments.values() if a["_rel"] == rid]
@@ -83,7 +87,12 @@ class FakeGdapService:
         if "operations" in parts:
             op = self.operations[parts[-1]]
             op["status"] = {"notStarted": "running", "running": "succeeded"}.get(op["status"], op["status"])
-            if op["status"] == "succeeded":
+            if op["status"] == "succeeded" and op.get("rid"):
+                rel = self.rels[op["rid"]]
+                if rel["accessDetails"] != gdap.unified_roles(op["roles"]):
+                    rel["accessDetails"] = gdap.unified_roles(op["roles"])
+                    rel["_v"] += 1
+            elif op["status"] == "succeeded":
                 self.assignments[op["aid"]]["accessDetails"] = gdap.unified_roles(op["roles"])
             return dict(op)
         if "accessAssignments" in parts:
@@ -141,6 +150,12 @@ class FakeGdapService:
         if method == "DELETE":
             del self.rels[rel["id"]]
             return Response(204)
+        if rel["status"] == "active" and "accessDetails" in body:  # Global Administrator removal: 202
+            op = "op-%d" % next(self.ids)
+            self.operations[op] = {"id": op, "status": "notStarted", "rid": rel["id"],
+                                   "operationType": "delegatedAdminRelationshipUpdate",
+                                   "roles": [r["roleDefinitionId"] for r in body["accessDetails"]["unifiedRoles"]]}
+            return Response(202, None, {"Location": "https://graph.test/v1.0%s/operations/%s" % (path, op)})
         for key, value in body.items():
             rel[key] = value
         rel["_v"] += 1
@@ -284,11 +299,62 @@ def test_active_roles_are_immutable_without_replace(service, client):
     assert service.writes() == []
 
 
+def test_active_roles_immutable_error_has_structured_differences(service, client):
+    service.add("rel", status="active", roles=(UA, GA))
+    with pytest.raises(CspError) as info:
+        gdap.RelationshipEnsurer(client).present(spec(roles=["User Administrator", "Global Reader"]))
+    details = info.value.to_result()["details"]
+    assert details["differences"] == {"roles_to_add": ["Global Reader"], "roles_to_remove": ["Global Administrator"]}
+    assert service.writes() == []
+
+
+def test_global_admin_removed_in_place_then_auto_extend(service, client):
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(auto_extend="P180D"), wait_timeout=60, interval=1)
+    assert ensurer.actions == ["removeGlobalAdministrator", "update"]
+    path = gdap.RELATIONSHIPS + "/" + rid
+    assert [w[:2] for w in service.writes()] == [("PATCH", path), ("PATCH", path)]
+    assert service.writes()[0][2] == {"accessDetails": gdap.unified_roles([UA, GR])}
+    assert service.writes()[1][2] == {"autoExtendDuration": "P180D"}
+    assert after["id"] == rid and set(gdap.relationship_roles(after)) == {UA, GR}
+    assert after["autoExtendDuration"] == "P180D"
+    assert extra["operation"]["status"] == "succeeded"
+    # second run: nothing to do
+    service.calls.clear()
+    again = gdap.RelationshipEnsurer(client)
+    again.present(spec(auto_extend="P180D"))
+    assert again.actions == [] and service.writes() == []
+
+
+def test_global_admin_removal_check_mode(service, client):
+    service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client, check_mode=True)
+    before, after, extra = ensurer.present(spec(auto_extend="P180D"))
+    assert ensurer.actions == ["removeGlobalAdministrator", "update"]
+    assert service.writes() == []
+    assert gdap.relationship_view(after)["roles"] == ["Global Reader", "User Administrator"]
+
+
+def test_global_admin_removal_rerun_waits_for_running_operation(service, client):
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    service.operations["op-x"] = {"id": "op-x", "status": "running", "rid": rid,
+                                  "operationType": "delegatedAdminRelationshipUpdate", "roles": [UA, GR]}
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(), wait_timeout=60, interval=1)
+    assert service.writes() == []
+    assert set(gdap.relationship_roles(after)) == {UA, GR}
+
+
 def test_pending_roles_cannot_change(service, client):
-    service.add("rel", status="approvalPending", roles=(UA,))
+    rid = service.add("rel", status="approvalPending", roles=(UA,))
     with pytest.raises(CspError) as info:
         gdap.RelationshipEnsurer(client).present(spec(), replace=True)
     assert info.value.code == "RelationshipLocked"
+    details = info.value.details  # what a role reads instead of the message
+    assert details["relationship_id"] == rid and details["status"] == "approvalPending"
+    assert details["approval_link"] == gdap.approval_link(rid)
+    assert details["differences"] == {"roles_to_add": ["Global Reader"], "roles_to_remove": []}
 
 
 def test_auto_extend_patched_on_active(service, client):
@@ -457,3 +523,35 @@ def test_other_errors_of_a_create_are_not_confirmed(service, client):
     with pytest.raises(GraphError):
         gdap.RelationshipEnsurer(client).present(spec())
     assert client.lost_answers == 0
+
+
+class FakeGroupsGraph:
+    """``/groups`` filtered by displayName the way Graph does it (case-insensitive) and by id."""
+
+    def __init__(self, groups):
+        self.groups = groups
+
+    def paginate(self, path, params=None, headers=None):
+        name = params["$filter"].split(" eq ", 1)[1].strip("'").replace("''", "'")
+        return [dict(g) for g in self.groups if g["displayName"].lower() == name.lower()]
+
+    def request(self, method, path, params=None, expected_status=None, **kw):
+        found = [g for g in self.groups if g["id"] == path.rsplit("/", 1)[1]]
+        return Response(200 if found else 404, dict(found[0]) if found else None)
+
+
+def test_resolve_group_uses_the_one_directory_rule():
+    graph = FakeGroupsGraph([{"id": GROUP, "displayName": "GDAP Helpdesk", "securityEnabled": True},
+                             {"id": "m365", "displayName": "Sales", "securityEnabled": False}])
+    assert gdap.resolve_group(graph, "gdap helpdesk") == {"id": GROUP, "displayName": "GDAP Helpdesk"}
+    assert gdap.resolve_group(graph, GROUP)["displayName"] == "GDAP Helpdesk"
+    with pytest.raises(CspError) as info:
+        gdap.resolve_group(graph, "Nobody")
+    assert info.value.code == "GroupNotFound"
+    with pytest.raises(CspError) as info:
+        gdap.resolve_group(graph, "sales")
+    assert info.value.code == "NotSecurityGroup"
+    graph.groups.append({"id": "dup", "displayName": "gdap HELPDESK", "securityEnabled": True})
+    with pytest.raises(CspError) as info:
+        gdap.resolve_group(graph, "GDAP Helpdesk")
+    assert info.value.code == "AmbiguousGroup"

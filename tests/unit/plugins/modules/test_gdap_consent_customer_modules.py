@@ -122,6 +122,18 @@ def test_customer_info_follows_continuation(fake_http, idp, capsys):
     assert [c["id"] for c in result["customers"]] == ["c1", "c2"] and result["pages"] == 2
 
 
+def test_customer_info_relationship_request_link_when_not_a_customer(fake_http, idp, capsys):
+    link = "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=p&msppId=0"
+    fake_http.route("GET", r"/v1/customers/relationshiprequests$",
+                    lambda call: FakeRaw(200, {"url": link, "attributes": {"objectType": "RelationshipRequest"}}))
+    fake_http.route("GET", r"/v1/customers/3[0-9a-f-]+$", lambda call: FakeRaw(404, {"code": 600, "description": "no"}))
+    rc, result = run(customer_info, dict(customer_id=CUSTOMER, relationship_request=True), capsys)
+    assert rc == 0, result
+    assert result["count"] == 0 and result["relationship_request_url"] == link
+    rc, result = run(customer_info, dict(customer_id=CUSTOMER), capsys)
+    assert "relationship_request_url" not in result
+
+
 @pytest.mark.parametrize("args,code", [
     (dict(customer_tenant_id="contoso"), "InvalidTenant"),
     (dict(status=["actve"]), None),

@@ -47,6 +47,9 @@ def test_application_required_resource_access(fake, capsys):
     assert [m["app_id"] for m in result["missing"]] == [PC_APP_ID]
     assert result["missing"][0]["display_name"] == "Microsoft Partner Center"
     assert result["tenant"] == "30000000-0000-4000-8000-000000000001"
+    # built on the connection's login host (national clouds, the emulator), not a hard-coded public one
+    assert result["admin_consent_url"] == "%s/30000000-0000-4000-8000-000000000001/adminconsent?client_id=%s" % (
+        CONNECTION["authority_host"], APP)
     assert fake.writes() == []
 
 
