@@ -176,6 +176,7 @@ class Request:
         self.log_tenant_id: str | None = None
         self.log_user: str | None = None
         self.log_fault: str | None = None  # set by faults: "throttle", "error" or "drop" (the service never acted)
+        self.batch_step = False  # a step of a Graph $batch (no network round trip of its own)
 
     # --- query ---
     @property
@@ -475,6 +476,8 @@ class Runtime:
         }
         if req.log_fault:
             entry["fault"] = req.log_fault
+        if req.batch_step:
+            entry["batch_step"] = True
         with world.log_lock:
             world.log_seq += 1
             entry["seq"] = world.log_seq
