@@ -99,6 +99,7 @@ class ConsentClient:
         self.login_host = login_host
         self.readable = True
         self.unreadable_reason = None
+        self.unreadable_code = None
 
     def manual_url(self):
         return admin_consent_url(self.login_host, self.customer, self.application_id)
@@ -132,6 +133,7 @@ class ConsentClient:
             if err.code in APP_NOT_IN_TENANT:
                 self.readable = False
                 self.unreadable_reason = str(err)
+                self.unreadable_code = err.code
                 return None
             raise
         if sp is None:
