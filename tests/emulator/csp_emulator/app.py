@@ -220,6 +220,10 @@ class ControlClient:
     def refresh_tokens(self, upn: str) -> dict:
         return self.call("GET", "refresh-tokens", params={"user": upn})
 
+    def issued_tokens(self) -> dict:
+        """Every access, id and refresh token handed out since the world was loaded (and the seeds)."""
+        return self.call("GET", "issued-tokens")
+
     def set_faults(self, faults: dict) -> dict:
         return self.call("PUT", "faults", json=faults)
 

@@ -182,6 +182,12 @@ def register(router: Router) -> None:
             newest = {r.client_id: tokens.newest_refresh_token(world, user["id"], r.client_id) for r in records}
         return {"user": user["userPrincipalName"], "refresh_tokens": items, "newest": newest}
 
+    @r("GET", r"/_emulator/issued-tokens")
+    @guarded
+    def issued_tokens(req: Request) -> dict:
+        # For leak tests: every token a client could have received (and must never print).
+        return tokens.issued_tokens(req.world)
+
     @r("GET", r"/_emulator/faults")
     @guarded
     def get_faults(req: Request) -> dict:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import secrets
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +159,35 @@ def issue_access_token(world: World, *, tenant: Tenant, app_id: str, resource_ap
             claims["altsecid"] = None
     claims = {k: v for k, v in claims.items() if v is not None}
     world.count("tokens.issued")
-    return signing_key(world).sign(claims), lifetime
+    token = signing_key(world).sign(claims)
+    _remember_issued(world, "access_tokens", token)
+    return token, lifetime
+
+
+# Leak tests look for every token the emulator handed out (GET /_emulator/issued-tokens); the newest
+# ISSUED_KEEP of each kind are kept, the count of older ones dropped is reported.
+ISSUED_KEEP = 20000
+
+
+def _remember_issued(world: World, kind: str, token: str) -> None:
+    issued = world.extra.get("issued_tokens")
+    if issued is None:
+        issued = world.extra.setdefault("issued_tokens", {"access_tokens": deque(maxlen=ISSUED_KEEP),
+                                                           "id_tokens": deque(maxlen=ISSUED_KEEP), "dropped": 0})
+    tokens = issued[kind]
+    if len(tokens) == tokens.maxlen:
+        issued["dropped"] += 1
+    tokens.append(token)
+
+
+def issued_tokens(world: World) -> dict:
+    """Every access and id token issued since the world was loaded (the newest ISSUED_KEEP of each), and
+    every refresh token the world knows: its seeds and the ones issued."""
+    issued = world.extra.get("issued_tokens") or {}
+    with world.lock:
+        refresh = sorted(world.refresh_tokens)
+    return {"access_tokens": list(issued.get("access_tokens", ())), "id_tokens": list(issued.get("id_tokens", ())),
+            "refresh_tokens": refresh, "dropped": issued.get("dropped", 0)}
 
 
 def id_token(world: World, *, tenant: Tenant, client_id: str, user: dict, nonce: str | None = None) -> str:
@@ -172,7 +200,9 @@ def id_token(world: World, *, tenant: Tenant, client_id: str, user: dict, nonce:
     }
     if nonce:
         claims["nonce"] = nonce
-    return signing_key(world).sign(claims)
+    token = signing_key(world).sign(claims)
+    _remember_issued(world, "id_tokens", token)
+    return token
 
 
 def client_info(user_id: str, home_tenant_id: str) -> str:

@@ -144,6 +144,23 @@ def test_refresh_token_listing_and_revocation(fresh_minimal, client_for):
     assert info.value.response.status_code == 404
 
 
+def test_issued_tokens_lists_every_token_handed_out(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    assert client.request("GET", "graph", "/_emulator/issued-tokens").status_code == 401
+    before = emu.control.issued_tokens()
+    assert before["access_tokens"] == [] and before["id_tokens"] == [] and before["dropped"] == 0
+    assert {"min-refresh-token-seed", "min-refresh-token-old", "min-refresh-token-nomfa"} <= set(before["refresh_tokens"])
+    app = client.app_token().json()["access_token"]
+    rotated = client.refresh("min-refresh-token-seed").json()
+    after = emu.control.issued_tokens()
+    assert after["access_tokens"] == [app, rotated["access_token"]]
+    assert after["id_tokens"] == [rotated["id_token"]]
+    assert rotated["refresh_token"] in after["refresh_tokens"] and "min-refresh-token-seed" in after["refresh_tokens"]
+    emu.control.reset()
+    assert emu.control.issued_tokens()["access_tokens"] == []
+
+
 def test_device_code_approval_errors(fresh_minimal):
     emu = fresh_minimal
     with pytest.raises(requests.HTTPError) as info:
