@@ -305,7 +305,7 @@ class BookReader:
     """Reads one partner tenant's book; ``client`` is a ``CspClient`` whose ``http`` has a SharedThrottle."""
 
     def __init__(self, client, partner_name, regions, desired, concurrency=DEFAULT_CONCURRENCY, now=None,
-                 only=None, read_customers=True):
+                 only=None, read_customers=True, tenant_regions=False):
         self.client = client
         self.partner = partner_name
         self.regions = list(regions or [])
@@ -314,6 +314,7 @@ class BookReader:
         self.now = now or datetime.now(timezone.utc)
         self.only = {str(v).lower() for v in only} if only else None
         self.read_customers = read_customers
+        self.tenant_regions = tenant_regions
         self.graph = client.graph()
         self.directory = Directory(self.graph, tenant=client.options.tenant_id)
         self.gdap = GdapClient(self.graph)
@@ -425,6 +426,20 @@ class BookReader:
             proof = {"ok": False, "error": error_view(batch_error(proof_resp), "proof")}
         return consent, proof, errors
 
+    def _tenant_region(self, item):
+        """The customer tenant's own region (``tenant_region_scope`` of its OpenID configuration)."""
+        from .auth import openid_configuration
+        try:
+            status, document = openid_configuration(self.client.http, self.client.options.authority_host,
+                                                    item["tenant_id"])
+        except CspError as err:
+            item["errors"].append(error_view(err, "region"))
+            return None
+        if status != 200:
+            item["errors"].append(error_view(document, "region"))
+            return None
+        return str(document.get("tenant_region_scope") or "").upper() or None
+
     # --- the whole book --------------------------------------------------------------------
     def read(self):
         """``(partner_result, customers)``; a partner tenant that cannot be read has ``error`` set."""
@@ -448,6 +463,7 @@ class BookReader:
                 partner["requests"] = self.client.http.attempts - self.requests_before
                 return partner, customers
             partner["required_grants"] = _named(required)
+            partner["consent_grants"] = [{"api": api, "scopes": scopes} for api, scopes in sorted(required.items())]
             partner["groups"] = {name: g["id"] for name, g in groups_by_name.items()}
             book = {}
 
@@ -495,6 +511,8 @@ class BookReader:
             def per_customer(item):
                 item.setdefault("errors", [])
                 item.setdefault("assignments", [])
+                if self.tenant_regions and item["tenant_id"]:
+                    item["tenant_region"] = self._tenant_region(item)
                 active = (item.get("relationship") or {}).get("status") in ACTIVE
                 if self.read_customers and item["tenant_id"] and active:
                     try:

@@ -132,6 +132,13 @@ options:
     description: Read each customer tenant (consent, service principals, proof). V(false) reads the partner tenants only.
     type: bool
     default: true
+  tenant_regions:
+    description:
+      - Also read each customer tenant's own region (C(tenant_region_scope) of its OpenID configuration, one
+        unauthenticated request per customer) into RV(customers[].tenant_region), to check that the partner
+        tenant of its region serves it (what the onboarding role's region step does).
+    type: bool
+    default: false
   concurrency:
     description: Requests in flight at most per partner tenant's app (1 to 64); halved while throttled.
     type: int
@@ -181,7 +188,8 @@ RETURN = r"""
 partners:
   description:
     - One entry per partner tenant, C(name), C(tenant_id), C(regions), C(client_id), C(customers) (how many),
-      C(requests) (HTTP requests sent for it), C(required_grants), C(groups) (name to object id),
+      C(requests) (HTTP requests sent for it), C(required_grants), C(consent_grants) (the same as
+      M(cloudpartner.csp.application_consent) takes them), C(groups) (name to object id),
       C(refresh_token) (age of the integration user's refresh token, when known) and C(error)
       (Microsoft's code, message and request id when the tenant could not be read, else null).
   returned: always
@@ -189,7 +197,8 @@ partners:
   elements: dict
 customers:
   description:
-    - One entry per customer, with C(tenant_id), C(domain), C(company_name), C(partner), C(region),
+    - One entry per customer, with C(tenant_id), C(domain), C(company_name), C(partner), C(region) (the partner
+      tenant's), C(tenant_region) (with O(tenant_regions)),
       C(in_partner_center), C(delegated_admin_customer), C(relationships) (each with C(id), C(display_name),
       C(status), C(roles), C(end_date), C(days_left), C(auto_extend), C(global_administrator),
       C(auto_extend_blocked)), C(relationship) (the one compared), C(assignments) (C(group), C(group_id),
@@ -246,6 +255,7 @@ def argument_spec():
         consent_include_app_roles=dict(type="bool", default=True),
         expiring_within_days=dict(type="int", default=30),
         read_customer_tenants=dict(type="bool", default=True),
+        tenant_regions=dict(type="bool", default=False),
         concurrency=dict(type="int", default=8),
     )
 
@@ -319,7 +329,8 @@ def read_partner(name, regions, options, desired, params):
         store = client.tokens.store = BulkTokenStore(client.tokens.store)
         age = refresh_token_age(client)
         reader = BookReader(client, name, regions, desired, concurrency=params["concurrency"],
-                            only=params.get("customers"), read_customers=params["read_customer_tenants"])
+                            only=params.get("customers"), read_customers=params["read_customer_tenants"],
+                            tenant_regions=params["tenant_regions"])
         partner, customers = reader.read()
     except CspError as err:
         partner = {"name": name, "tenant_id": options.tenant_id, "regions": regions, "client_id": options.client_id,

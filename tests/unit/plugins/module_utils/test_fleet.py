@@ -180,6 +180,14 @@ def test_unreadable_partner_tenant_is_reported(session, http, book):
     assert partner["error"]["step"] == "partner"
 
 
+def test_tenant_regions_from_the_openid_configuration(session, http, book):
+    _partner, customers = reader(http, tenant_regions=True).read()
+    assert {c["tenant_region"] for c in customers} == {"NA"}
+    assert session.count("GET", r"/openid-configuration") >= 3
+    _partner, customers = reader(http).read()
+    assert all("tenant_region" not in c for c in customers)
+
+
 def test_only_some_customers(session, http, book):
     _partner, customers = reader(http, only=[CUSTOMER2]).read()
     assert [c["tenant_id"] for c in customers] == [CUSTOMER2]
