@@ -18,7 +18,7 @@ description:
     the app needs, the APIs without a service principal, and the drift from the desired role template as a
     list of actions (what the C(cloudpartner.csp.onboard_customer) role would have to do).
   - A partner tenant or customer that cannot be read is reported with Microsoft's error code and request id
-    (under RV(partners[].error) or RV(customers[].errors)); it is never dropped and never fails the module.
+    (under the C(error) of RV(partners) or the C(errors) of RV(customers)); it is never dropped and never fails the module.
   - Throttling is per app over all tenants, as Microsoft applies it; all threads of one partner tenant's app
     share one limit, which halves and holds every thread for the C(Retry-After) of a 429, then grows again.
   - Read-only; nothing is written.
@@ -125,7 +125,7 @@ options:
     type: bool
     default: true
   expiring_within_days:
-    description: An active relationship that ends within this many days is flagged RV(customers[].expiring).
+    description: An active relationship that ends within this many days is flagged C(expiring) in RV(customers).
     type: int
     default: 30
   read_customer_tenants:
@@ -135,7 +135,7 @@ options:
   tenant_regions:
     description:
       - Also read each customer tenant's own region (C(tenant_region_scope) of its OpenID configuration, one
-        unauthenticated request per customer) into RV(customers[].tenant_region), to check that the partner
+        unauthenticated request per customer) into C(tenant_region) of RV(customers), to check that the partner
         tenant of its region serves it (what the onboarding role's region step does).
     type: bool
     default: false
