@@ -122,8 +122,8 @@ def book(session, idp):
 def reader(http, want=None, **kw):
     http.throttle = SharedThrottle(4, sleep=http.sleep)
     client = CspClient(csp_fakes.options(), http=http)
-    return BookReader(client, "us", ["NA"], want or desired(consent_grants=[{"api": MS_GRAPH,
-                                                                              "scopes": ["Directory.Read.All"]}]), **kw)
+    want = want or desired(consent_grants=[{"api": MS_GRAPH, "scopes": ["Directory.Read.All"]}])
+    return BookReader(client, "us", ["NA"], want, **kw)
 
 
 def by_tenant(customers):
