@@ -244,7 +244,7 @@ def test_shared_throttle_halves_and_holds_everyone():
     gate.acquire()  # another thread: waits for the Retry-After that the first one met
     assert slept == [2.0]
     gate.release()
-    for _ in range(4):
+    for _round in range(4):
         gate.acquire()
         gate.release()
     assert gate.limit == 5  # grows again after a run of unthrottled answers
@@ -272,7 +272,7 @@ def test_concurrency_is_bounded(session, http):
         return FakeRaw(200, {})
 
     session.route("GET", r"/slow", slow)
-    threads = [threading.Thread(target=http.send, args=("GET", GRAPH + "/slow")) for _ in range(12)]
+    threads = [threading.Thread(target=http.send, args=("GET", GRAPH + "/slow")) for _n in range(12)]
     for thread in threads:
         thread.start()
     for thread in threads:
