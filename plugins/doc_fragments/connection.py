@@ -57,6 +57,9 @@ options:
         written with an app-only token of the app) or V(keyvault+https://HOST:PORT/SECRET).
       - A dict with C(type) (V(file), V(ansible_vault), V(keyvault)) and C(path), C(vault_password_file),
         C(vault_name)/C(vault_url) and C(secret_name) is accepted too.
+      - A vault password is never accepted inline (no C(vault_password) key, no C(?vault_password=) in a URI),
+        because the option would be logged with it. Such a store is refused before anything is sent or logged.
+        Name a password file (or an executable that prints the password) with C(vault_password_file).
       - The first token is stored by M(cloudpartner.csp.sam_device_code); see the Secure Application Model guide.
       - If not set, the environment variable E(CSP_REFRESH_TOKEN_STORE) is used.
     type: raw

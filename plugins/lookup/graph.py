@@ -11,6 +11,11 @@ description:
   - Uses the same client library, token cache and connection options (with the same C(CSP_*) environment
     variables) as the modules.
   - Runs on the controller. Reads only.
+  - With O(all_pages) the items of every page are held in memory together (O(query) needs them
+    together); only the O(query) result is returned when one is given. To keep a large listing (many
+    thousands of items) out of memory, write it to a file with the P(cloudpartner.csp.graph_request#module)
+    module's O(cloudpartner.csp.graph_request#module:dest) option instead; a lookup writes no files (it
+    runs again wherever a variable that holds it is templated, and in check mode).
 author:
   - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:

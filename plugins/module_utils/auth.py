@@ -130,9 +130,10 @@ class TokenProvider:
         self.options = options
         self.http = http
         self.clock = clock
-        self.adapter = MsalHttpAdapter(http)
         self.store = open_store(options, options.authority_host)
+        self.adapter = MsalHttpAdapter(http, discovery=self.store.discovery)
         self._refresh_store = None
+        self.last_stored = None  # the StoredToken of the last rotation this provider ran
         self._apps = {}
         self._http_caches = {}
         self._tenant_ids = {}
@@ -181,24 +182,26 @@ class TokenProvider:
         return self._apps[tenant_id]
 
     # --- tokens ----------------------------------------------------------------------
-    def get_token(self, tenant=None, resource="graph", fresh=False, grant=None):
+    def get_token(self, tenant=None, resource="graph", fresh=False, grant=None, refresh_store=None):
         """An ``AccessToken`` for ``tenant`` (default: the connection's) and ``resource``.
 
         ``resource``: ``graph``, ``partner_center``, ``azure_management``, a scope/URI or a list of
         scopes. ``fresh=True`` ignores every cached access token (needed right after a customer or
         a consent was created) but still uses — and stores — the newest refresh token.
         ``grant`` defaults to ``refresh_token`` when a refresh token is configured.
+        ``refresh_store``: a refresh token store to use instead of the configured one (``SamClient``).
         """
-        grant = grant or self.options.grant
+        grant = grant or ("refresh_token" if refresh_store is not None else self.options.grant)
         if grant not in GRANTS:
             raise CspValidationError("grant must be one of %s" % ", ".join(GRANTS), code="InvalidGrant")
-        if grant == "refresh_token" and not (self.options.refresh_token or self.options.refresh_token_store_spec):
+        if grant == "refresh_token" and refresh_store is None and not (
+                self.options.refresh_token or self.options.refresh_token_store_spec):
             raise CspValidationError("a refresh_token (or refresh_token_store) is needed for delegated (app+user) "
                                      "tokens", code="MissingRefreshToken")
         delegated = grant == "refresh_token"
         scopes = resource_scopes(self.options.cloud, resource, delegated)
         tenant_id = self.resolve_tenant(tenant)
-        user_key = digest(self._user_identity())[:16] if delegated else "app"
+        user_key = digest(self._user_identity(refresh_store))[:16] if delegated else "app"
         key = "|".join([grant, tenant_id, " ".join(sorted(scopes)), user_key])
         try:
             with self.store.transaction(key):
@@ -206,7 +209,8 @@ class TokenProvider:
                 if fresh:
                     self._http_caches[tenant_id].clear()  # MSAL replays a token 400 for 60 s otherwise
                 if delegated:
-                    result, account_id = self._delegated(app, tenant_id, scopes, fresh, digest(key)[:32])
+                    result, account_id = self._delegated(app, tenant_id, scopes, fresh, digest(key)[:32],
+                                                         refresh_store)
                 else:
                     if fresh:
                         self._forget_app_tokens(app, tenant_id, scopes)
@@ -214,7 +218,7 @@ class TokenProvider:
                 if not result or "access_token" not in result:
                     raise auth_error(result or {}, tenant_id, self.adapter)
                 refresh_token = None
-                if delegated and self.refresh_store is None:
+                if delegated and refresh_store is None and self.refresh_store is None:
                     refresh_token = result.get("refresh_token") or self._cached_refresh_token(app, account_id)
         except ValueError as exc:  # MSAL's input checks (e.g. reserved scopes)
             raise CspValidationError("Invalid token request: %s" % exc, code="InvalidTokenRequest") from None
@@ -247,8 +251,10 @@ class TokenProvider:
             cache.remove_at(entry)
 
     # --- refresh token store -------------------------------------------------------------
-    def _user_identity(self):
+    def _user_identity(self, refresh_store=None):
         """What identifies the delegated user's token chain: the store, or the refresh token given."""
+        if refresh_store is not None:
+            return "store:" + refresh_store.describe()
         if self.options.refresh_token_store_spec:
             return "store:" + json.dumps(self.options.refresh_token_store_spec, sort_keys=True, default=str)
         return self.options.refresh_token
@@ -268,14 +274,15 @@ class TokenProvider:
                 access_token=lambda: self.get_token(resource=audience + "/.default", grant="client_credentials").token)
         return self._refresh_store
 
-    def _delegated_from_store(self, app, tenant_id, scopes, fresh, target_key):
+    def _delegated_from_store(self, app, tenant_id, scopes, fresh, target_key, store=None):
         """Delegated token with the refresh token store as the only home of the refresh token.
 
         A cached access token is used when it is good (MSAL's cache holds no refresh token for this user,
         so a silent call cannot rotate behind the store's back); otherwise the stored token is
-        exchanged and the new one stored, in one locked step with compare-and-swap.
+        exchanged and the new one stored, in one locked step with compare-and-swap (``rotate``).
         """
-        identity = digest(self._user_identity())
+        store = store if store is not None else self.refresh_store
+        identity = digest(self._user_identity(None if store is self.refresh_store else store))
         account = self._account(app, identity)
         if account is not None and not fresh:
             # a refresh token another configuration left in the cache must not rotate behind the store's back
@@ -288,10 +295,22 @@ class TokenProvider:
             if result and "access_token" in result:
                 return result, account["home_account_id"]
 
+        result, self.last_stored = self.rotate(store, app, tenant_id, scopes)
+        home_account_id = self._home_account_id(result)
+        if home_account_id:
+            self.store.set_account(identity, home_account_id)
+            self._drop_cached_refresh_tokens(app, home_account_id)
+        return result, home_account_id
+
+    def rotate(self, store, app, tenant_id, scopes):
+        """The one place a stored refresh token is redeemed: under the store's lock, read the token,
+        exchange it, store its successor with compare-and-swap. Returns (MSAL result, StoredToken)."""
         def redeem(refresh_token):
             result = app.acquire_token_by_refresh_token(refresh_token, scopes)
             if not result or "access_token" not in result:
-                raise auth_error(result or {}, tenant_id, self.adapter)
+                raise auth_error(result or {}, tenant_id, self.adapter,
+                                 action="Refresh token exchange for tenant %s" % tenant_id)
+            register_secret(result.get("access_token"))
             register_secret(result.get("refresh_token"))
             return result.get("refresh_token"), result
 
@@ -299,12 +318,7 @@ class TokenProvider:
             claims = decode_jwt_claims(result.get("access_token") or "")
             return {"user": claims.get("upn"), "client_id": self.options.client_id, "source": "exchange"}
 
-        result, _stored = self.refresh_store.rotate(redeem, metadata=metadata)
-        home_account_id = self._home_account_id(result)
-        if home_account_id:
-            self.store.set_account(identity, home_account_id)
-            self._drop_cached_refresh_tokens(app, home_account_id)
-        return result, home_account_id
+        return store.rotate(redeem, metadata=metadata)
 
     def _drop_cached_refresh_tokens(self, app, home_account_id):
         cache = self.store.cache
@@ -322,13 +336,14 @@ class TokenProvider:
                 return account
         return None
 
-    def _delegated(self, app, tenant_id, scopes, fresh, target_key):
+    def _delegated(self, app, tenant_id, scopes, fresh, target_key, refresh_store=None):
         """Delegated token: our cache lookup, else MSAL (silent refresh or the configured refresh token).
 
         ``target_key`` names this (tenant, scopes, user) in the store's index of targets.
         """
-        if self.refresh_store is not None:
-            result, home_account_id = self._delegated_from_store(app, tenant_id, scopes, fresh, target_key)
+        if refresh_store is not None or self.refresh_store is not None:
+            result, home_account_id = self._delegated_from_store(app, tenant_id, scopes, fresh, target_key,
+                                                                 refresh_store)
         else:
             result, home_account_id = self._delegated_from_refresh_token(app, tenant_id, scopes, fresh, target_key)
         if result and "access_token" in result and result.get("token_source") != "cache":

@@ -15,6 +15,8 @@ from .options import is_guid
 PAGE_SIZE = 500  # Partner Center's largest page
 _PREFIX_RE = re.compile(r"^[a-z0-9]{1,27}$")
 _COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
+_CULTURE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
 
 def initial_domain(value):
@@ -45,8 +47,28 @@ def customer_view(record):
     }
 
 
-def build_create_body(domain, company_name, billing, registration_number=None):
+def check_billing(billing):
+    """Check the format of what is given (e-mail, country, culture, language) before any request.
+
+    Whether everything a create needs is there is checked by ``build_create_body``, once it is known
+    that the customer has to be created.
+    """
     billing = billing or {}
+    address = billing.get("address") or {}
+    if billing.get("email") and not _EMAIL_RE.match(str(billing["email"]).strip()):
+        raise CspValidationError("billing.email %r is not an email address" % billing["email"], code="InvalidEmail")
+    if address.get("country") and not _COUNTRY_RE.match(str(address["country"])):
+        raise CspValidationError("billing.address.country must be a two-letter ISO code, got %r" % address["country"],
+                                 code="InvalidCountry")
+    for name in ("culture", "language"):
+        if billing.get(name) and not _CULTURE_RE.match(str(billing[name])):
+            raise CspValidationError("billing.%s %r is not a language tag such as en-US" % (name, billing[name]),
+                                     code="InvalidBillingProfile")
+    return billing
+
+
+def build_create_body(domain, company_name, billing, registration_number=None):
+    billing = check_billing(billing)
     address = billing.get("address") or {}
     missing = ["billing.email"] if not billing.get("email") else []
     missing += ["billing.address.%s" % n for n in ("country", "address_line1", "city") if not address.get(n)]
@@ -54,11 +76,6 @@ def build_create_body(domain, company_name, billing, registration_number=None):
         missing.insert(0, "company_name")
     if missing:
         raise CspValidationError("a new customer needs %s" % ", ".join(missing), code="IncompleteBillingProfile")
-    if "@" not in str(billing["email"]).strip("@"):
-        raise CspValidationError("billing.email %r is not an email address" % billing["email"], code="InvalidEmail")
-    if not _COUNTRY_RE.match(str(address["country"])):
-        raise CspValidationError("billing.address.country must be a two-letter ISO code, got %r" % address["country"],
-                                 code="InvalidCountry")
     names = {"first_name": "FirstName", "last_name": "LastName", "address_line1": "AddressLine1",
              "address_line2": "AddressLine2", "city": "City", "state": "State", "postal_code": "PostalCode",
              "region": "Region", "phone_number": "PhoneNumber"}

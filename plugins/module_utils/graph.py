@@ -5,7 +5,7 @@
 from urllib.parse import urlsplit
 
 from .errors import CspValidationError, GraphError
-from .http import RETRY_STATUSES, error_from_response, parse_retry_after, status_expected
+from .http import RETRY_STATUSES, check_relative_path, error_from_response, parse_retry_after, status_expected
 
 API_VERSIONS = ("v1.0", "beta")
 BATCH_LIMIT = 20
@@ -58,7 +58,7 @@ class GraphClient:
         """Absolute URL for a path (``/users``) or a full URL, which must be on the Graph endpoint.
 
         A token is only ever sent to the configured Graph host: a full URL elsewhere (a nextLink,
-        a user-supplied URL) is refused.
+        a user-supplied URL) is refused, and so is a path with ``.``/``..`` segments or a ``//`` prefix.
         """
         text = str(path_or_url).strip()
         if "://" in text:
@@ -66,7 +66,9 @@ class GraphClient:
             if parts.scheme.lower() != "https" or parts.netloc.lower() != base.netloc.lower():
                 raise CspValidationError("URL %s is not on the Graph endpoint %s; a token is only sent there"
                                          % (text.split("?", maxsplit=1)[0], self.endpoint), code="ForeignUrl")
+            check_relative_path(parts.path)
             return text
+        check_relative_path(text)
         if not text.startswith("/"):
             text = "/" + text
         for version in API_VERSIONS:

@@ -25,6 +25,7 @@ from ._version import USER_AGENT
 from .errors import (
     CspHttpError,
     CspTransportError,
+    CspValidationError,
     GraphError,
     LoginHttpError,
     PartnerCenterError,
@@ -329,6 +330,7 @@ class HttpClient:
     def send(self, method, url, headers=None, params=None, json=None, data=None, idempotent=None, retry=True):
         """Send with retries; returns the last ``HttpResponse`` (any status) or raises CspTransportError."""
         method = method.upper()
+        require_https(url)
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         attempt = 0
@@ -380,6 +382,31 @@ class HttpClient:
         return response
 
 
+def require_https(url):
+    """Refuse any URL that is not https:// (a bearer token or a secret would cross the wire in clear)."""
+    from urllib.parse import urlsplit
+    if urlsplit(str(url).strip()).scheme.lower() != "https":
+        raise CspValidationError("refusing to send a request to %s: only https:// is used (TLS is never turned off)"
+                                 % _strip_query(url), code="InsecureUrl")
+    return url
+
+
+def check_relative_path(path, name="path"):
+    """Refuse ``.``/``..`` segments (plain or %-encoded) and a ``//`` prefix in a service path.
+
+    HTTP libraries collapse dot segments before sending, so ``/v1.0/../../x`` would reach ``/x``,
+    outside the API the caller named; ``//host/x`` reads as another host to some.
+    """
+    from urllib.parse import unquote
+    text = str(path).split("?", maxsplit=1)[0].split("#", maxsplit=1)[0]
+    if text.startswith("//") or text.startswith("\\\\"):
+        raise CspValidationError("%s %r must not start with //" % (name, text), code="InvalidPath")
+    for segment in unquote(text).replace("\\", "/").split("/"):
+        if segment in (".", ".."):
+            raise CspValidationError("%s %r must not hold . or .. segments" % (name, text), code="InvalidPath")
+    return path
+
+
 def status_expected(status, expected):
     if expected is None:
         return 200 <= status < 300
@@ -410,16 +437,24 @@ class MsalHttpAdapter:
     into Microsoft's AADSTS error.
     """
 
-    def __init__(self, http):
+    def __init__(self, http, discovery=None):
         self.http = http
+        self.discovery = discovery  # token_cache.DiscoveryCache: OpenID discovery answers kept between runs
         self.last_error = None
 
     def _call(self, method, url, params=None, headers=None, data=None, json=None, **_ignored):
+        cacheable = self.discovery is not None and self.discovery.wanted(method, url, params)
+        if cacheable:
+            hit = self.discovery.get(url)
+            if hit is not None:
+                return HttpResponse(hit[0], hit[1], hit[2], url, method)
         # Token requests are safe to repeat (a lost response only costs another token).
         response = self.http.send(method, url, headers=headers, params=params, data=data, json=json,
                                   idempotent=True)
         if response.status_code >= 400:
             self.last_error = response
+        elif cacheable and response.status_code == 200 and isinstance(response.json(), dict):
+            self.discovery.put(url, 200, response.headers.get("Content-Type"), response.text)
         return response
 
     def get(self, url, **kwargs):

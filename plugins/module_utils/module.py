@@ -7,10 +7,12 @@ argument spec, builds the client lazily on first use, and turns a ``CspError`` i
 ``fail_json``. Nothing but AnsibleModule runs in the constructor.
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+import os
+
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
 from .errors import CspError
-from .options import CONNECTION_ARGSPEC, ConnectionOptions
+from .options import CONNECTION_ARGSPEC, ConnectionOptions, STORE_OPTIONS, holds_inline_vault_password
 
 _LIBRARIES = (
     ("requests", "requests", "requests"),
@@ -37,6 +39,26 @@ def _missing(required):
     return None, None
 
 
+def _hide_inline_vault_passwords(spec):
+    """``no_log`` for a store option that carries a vault password inline, for this run only.
+
+    A vault password is refused (``parse_store_spec``), but AnsibleModule logs its invocation and
+    returns it at -vvv before any of our code runs; only an option marked ``no_log`` in the argument
+    spec is masked there. So the parameters are looked at first and such an option is masked whole.
+    """
+    params = _load_params()  # what AnsibleModule reads next (it keeps the parsed input)
+    hidden = dict(spec)
+    for name in STORE_OPTIONS:
+        if name not in spec:
+            continue
+        value = params.get(name)
+        if value in (None, "") and name == "refresh_token_store":
+            value = os.environ.get("CSP_REFRESH_TOKEN_STORE")
+        if holds_inline_vault_password(value):
+            hidden[name] = dict(spec[name], no_log=True)
+    return hidden
+
+
 class CspModule:
     """AnsibleModule plus the collection's connection handling."""
 
@@ -44,7 +66,7 @@ class CspModule:
                  **kwargs):
         spec = dict(CONNECTION_ARGSPEC if connection_spec is None else connection_spec)
         spec.update(argument_spec or {})
-        self._module = AnsibleModule(argument_spec=spec, **kwargs)
+        self._module = AnsibleModule(argument_spec=_hide_inline_vault_passwords(spec), **kwargs)
         self._client = None
         missing, exc = _missing(required_libraries)
         if missing:

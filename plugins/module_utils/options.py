@@ -8,7 +8,7 @@ from a module, a lookup/inventory plugin or a plain dict, so everything below is
 
 import os
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
@@ -48,6 +48,21 @@ CONNECTION_ARGSPEC = {
     # "token" in the name makes Ansible guess it is secret; it is a directory path.
     "token_cache_path": dict(type="path", no_log=False, fallback=(env_fallback, ["CSP_TOKEN_CACHE"])),
 }
+
+# options that name a refresh token store (a path, a URI or a dict)
+STORE_OPTIONS = ("refresh_token_store", "store", "secret_store")
+
+
+def holds_inline_vault_password(value):
+    """True when a store spec (dict or URI) carries ``vault_password`` itself (always refused)."""
+    if isinstance(value, dict):
+        keys = value.keys()
+    elif isinstance(value, str):
+        keys = parse_qs(urlsplit(value.strip()).query, keep_blank_values=True).keys()
+    else:
+        return False
+    return any(str(k).strip().replace("-", "_").lower() == "vault_password" for k in keys)
+
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")

@@ -6,7 +6,7 @@ import uuid
 from urllib.parse import urljoin, urlsplit
 
 from .errors import CspValidationError
-from .http import error_from_response, status_expected
+from .http import check_relative_path, error_from_response, status_expected
 
 
 class PartnerCenterResponse:
@@ -35,12 +35,17 @@ class PartnerCenterClient:
         self.correlation_id = correlation_id or str(uuid.uuid4())
 
     def url(self, path_or_url):
+        """Absolute URL for a path or a full URL (a continuation link), which must be https:// on the
+        Partner Center endpoint: the bearer token is only ever sent there, and only over TLS."""
         text = str(path_or_url).strip()
         if "://" in text:
-            if urlsplit(text).netloc.lower() != urlsplit(self.endpoint).netloc.lower():
-                raise CspValidationError("URL %s is not on the Partner Center endpoint %s" % (
-                    text.split("?", maxsplit=1)[0], self.endpoint), code="ForeignUrl")
+            parts = urlsplit(text)
+            if parts.scheme.lower() != "https" or parts.netloc.lower() != urlsplit(self.endpoint).netloc.lower():
+                raise CspValidationError("URL %s is not on the Partner Center endpoint %s; a token is only sent there"
+                                         % (text.split("?", maxsplit=1)[0], self.endpoint), code="ForeignUrl")
+            check_relative_path(parts.path)
             return text
+        check_relative_path(text)
         text = text.lstrip("/")
         if text.startswith("v1/"):
             text = text[3:]

@@ -38,7 +38,7 @@ import time
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import CspError, CspValidationError, register_secret
-from .files import atomic_write, read_text
+from .files import atomic_write, check_private_dir, ensure_private_dir, read_text
 
 FORMAT = "cloudpartner.csp/refresh-token"
 FORMAT_VERSION = 1
@@ -309,6 +309,7 @@ class FileRefreshTokenStore(RefreshTokenStore):
         if os.path.isdir(self.path):
             raise CspValidationError("the refresh token store %s is a directory; name a file" % self.path,
                                      code="InvalidRefreshTokenStore")
+        check_private_dir(directory, "refresh token store directory")
 
     def describe(self):
         return "%s store %s" % (self.type, self.path)
@@ -371,18 +372,16 @@ class AnsibleVaultRefreshTokenStore(FileRefreshTokenStore):
 
     ``ansible-vault view`` opens the file with the same password. The format is implemented here (with
     ``cryptography``) because a module runs from an AnsiballZ payload, where ``ansible.parsing`` cannot
-    be imported. The password comes from ``vault_password_file`` (a file, or an executable that prints
-    it, as with Ansible) or ``vault_password``; ``vault_id`` labels the file (format 1.2).
+    be imported. The password comes from ``vault_password_file`` only (a file, or an executable that
+    prints it, as with Ansible); ``vault_id`` labels the file (format 1.2).
     """
 
     type = "ansible_vault"
 
-    def __init__(self, path, vault_password=None, vault_password_file=None, vault_id=None):
+    def __init__(self, path, vault_password_file=None, vault_id=None):
         super().__init__(path)
         self.vault_id = vault_id
-        if vault_password:
-            password = str(vault_password).encode("utf-8")
-        elif vault_password_file:
+        if vault_password_file:
             password = read_vault_password(vault_password_file)
         else:
             raise CspValidationError("the ansible_vault refresh token store needs vault_password_file "
@@ -502,9 +501,16 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
     right before writing while this host holds the store's local lock; across hosts, keep to one
     writer (one AWX instance group) per secret.
     ``access_token`` is a callable returning a bearer token for the vault audience.
+
+    Hygiene: after every write, every version but the newest and the one before it is disabled
+    (Update Secret, ``attributes.enabled=false``): a superseded refresh token stays valid at Microsoft
+    for up to 90 days, so it must not stay readable. ``enabled_versions`` then says how many versions
+    can still be read (2 at most once a rotation has run); ``hygiene_error`` names a failed clean-up
+    (the new token is stored all the same).
     """
 
     type = "keyvault"
+    KEEP_ENABLED = 2
 
     def __init__(self, vault_url, secret_name, http, access_token, lock_dir=None):
         if not _KEYVAULT_SECRET_RE.match(secret_name or ""):
@@ -520,21 +526,31 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
         self.http = http
         self.access_token = access_token
         self.lock_dir = lock_dir or os.path.join(os.path.expanduser("~"), ".ansible", "tmp")
+        self.enabled_versions = None
+        self.disabled_versions = 0
+        self.hygiene_error = None
 
     def describe(self):
         return "keyvault store %s/secrets/%s" % (self.vault_url, self.secret_name)
 
     def _lock_path(self):
-        os.makedirs(self.lock_dir, mode=0o700, exist_ok=True)
+        ensure_private_dir(self.lock_dir, "lock directory")
         safe = re.sub(r"[^A-Za-z0-9.-]+", "_", "%s-%s" % (urlsplit(self.vault_url).netloc, self.secret_name))
         return os.path.join(self.lock_dir, "csp-keyvault-%s.lock" % safe)
 
-    def _request(self, method, path, json_body=None, expected=(200,)):
+    def _request(self, method, path, json_body=None, expected=(200,), url=None):
         from .http import error_from_response
-        url = "%s/secrets/%s%s" % (self.vault_url, quote(self.secret_name, safe=""), path)
+        params = {"api-version": KEYVAULT_API_VERSION}
+        if url is None:
+            url = "%s/secrets/%s%s" % (self.vault_url, quote(self.secret_name, safe=""), path)
+        else:  # a nextLink: only ever on this vault, over https (it carries its own api-version)
+            parts, base = urlsplit(url), urlsplit(self.vault_url)
+            if parts.scheme.lower() != "https" or parts.netloc.lower() != base.netloc.lower():
+                raise RefreshTokenStoreError("%s: a version listing link leads off the vault; not followed"
+                                             % self.describe(), code="ForeignUrl")
+            params = None
         headers = {"Authorization": "Bearer " + self.access_token(), "Accept": "application/json"}
-        response = self.http.send(method, url, headers=headers, params={"api-version": KEYVAULT_API_VERSION},
-                                  json=json_body)
+        response = self.http.send(method, url, headers=headers, params=params, json=json_body)
         if response.status_code == 404 and method == "GET":
             return None
         if response.status_code not in expected:
@@ -579,13 +595,64 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
                 tags["csp-" + key.replace("_", "-")] = str(value)[:256]
         self._request("PUT", "", json_body={"value": document["refresh_token"], "contentType": "refresh-token",
                                             "tags": tags})
+        self.disable_superseded()
+
+    def _versions(self):
+        """Every version of the secret (no values), following ``nextLink``."""
+        found, body = [], self._request("GET", "/versions")
+        while body:
+            found.extend(item for item in body.get("value") or [] if isinstance(item, dict))
+            link = body.get("nextLink")
+            body = self._request("GET", "", url=link) if link else None
+        return found
+
+    @staticmethod
+    def _age_key(item):
+        tags = item.get("tags") or {}
+        try:
+            version = int(tags.get("csp-version", "0"))
+        except ValueError:
+            version = 0
+        return (version, int((item.get("attributes") or {}).get("created") or 0))
+
+    def disable_superseded(self):
+        """Disable every enabled version but the newest ``KEEP_ENABLED``; returns how many stay enabled."""
+        try:
+            versions = sorted(self._versions(), key=self._age_key, reverse=True)
+            enabled = [v for v in versions if (v.get("attributes") or {}).get("enabled", True)]
+            keep = {v.get("id") for v in versions[:self.KEEP_ENABLED]}
+            disabled = 0
+            for item in enabled:
+                if item.get("id") in keep:
+                    continue
+                version_id = str(item.get("id") or "").rstrip("/").rsplit("/", 1)[-1]
+                if not re.match(r"^[0-9a-fA-F]{32}$", version_id):
+                    continue
+                self._request("PATCH", "/" + version_id, json_body={"attributes": {"enabled": False}})
+                disabled += 1
+            self.disabled_versions += disabled
+            self.enabled_versions = len(enabled) - disabled
+            self.hygiene_error = None
+        except RefreshTokenStoreError as err:
+            self.enabled_versions = None
+            self.hygiene_error = "disabling the superseded versions of %s failed: %s" % (self.describe(), err.message)
+        return self.enabled_versions
 
 
 # ------------------------------------------------------------------------------ specs
 def parse_store_spec(spec):
-    """A store spec (URI string or dict) as a dict with ``type`` and that type's keys. Validation only."""
+    """A store spec (URI string or dict) as a dict with ``type`` and that type's keys. Validation only.
+
+    A vault password is never taken inline (it would sit in the play, the task's arguments and
+    Ansible's log): only ``vault_password_file`` names it.
+    """
     if spec is None or spec == "" or spec == {}:
         return None
+    from .options import holds_inline_vault_password
+    if holds_inline_vault_password(spec):
+        raise CspValidationError("a vault password is never accepted inline (it would be logged): put it in a file "
+                                 "(mode 0600) or an executable that prints it and name that with vault_password_file",
+                                 code="InvalidRefreshTokenStore")
     if isinstance(spec, dict):
         result = {k: v for k, v in spec.items() if v is not None}
         kind = str(result.get("type") or "").replace("-", "_")
@@ -639,8 +706,7 @@ def keyvault_url(spec, cloud="public"):
     return "https://%s.%s" % (spec["vault_name"], _KEYVAULT_HOSTS.get(cloud, _KEYVAULT_HOSTS["public"]))
 
 
-def open_store(spec, http=None, access_token=None, cloud="public", vault_password_file=None, vault_password=None,
-               lock_dir=None):
+def open_store(spec, http=None, access_token=None, cloud="public", vault_password_file=None, lock_dir=None):
     """Build the store a spec names. ``http``/``access_token`` are needed for Key Vault only."""
     parsed = parse_store_spec(spec)
     if parsed is None:
@@ -650,7 +716,6 @@ def open_store(spec, http=None, access_token=None, cloud="public", vault_passwor
     if parsed["type"] == "ansible_vault":
         return AnsibleVaultRefreshTokenStore(
             parsed["path"],
-            vault_password=parsed.get("vault_password") or vault_password,
             vault_password_file=(parsed.get("vault_password_file") or vault_password_file
                                  or os.environ.get("CSP_VAULT_PASSWORD_FILE")
                                  or os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")),

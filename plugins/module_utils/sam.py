@@ -17,11 +17,10 @@ import json
 import os
 import time
 
-from .auth import AccessToken, auth_error, decode_jwt_claims
+from .auth import TokenProvider, auth_error, decode_jwt_claims
 from .cloud import resource_scopes
 from .errors import CspAuthError, CspValidationError, aadsts_code, clean_description, register_secret
 from .files import atomic_write, ensure_private_dir, read_text
-from .http import MsalHttpAdapter
 from .token_cache import msal, require_msal
 
 INACTIVITY_DAYS = 90
@@ -190,10 +189,12 @@ class SamClient:
             options.validate()
         self.options = options
         self.http = http
-        self.adapter = MsalHttpAdapter(http)
         self.clock = clock
         self.sleep = sleep
         self._apps = {}
+        self._tokens = None
+        # the provider's adapter: one discovery cache, one place that keeps the last error
+        self.adapter = self.tokens.adapter
 
     def _app(self, tenant):
         if tenant not in self._apps:
@@ -219,35 +220,25 @@ class SamClient:
         return self._apps[tenant]
 
     # --- exchange ----------------------------------------------------------------------
+    @property
+    def tokens(self):
+        """The ``TokenProvider`` every refresh token exchange goes through (its rotation is the only one)."""
+        if self._tokens is None:
+            self._tokens = TokenProvider(self.options, self.http, clock=self.clock)
+        return self._tokens
+
     def exchange(self, store, tenant=None, resource="graph"):
         """Redeem the stored refresh token for an access token in ``tenant``; store the new refresh token.
 
-        Returns ``(AccessToken, StoredToken)``; the AccessToken's ``refresh_token`` is never set.
+        Goes through ``TokenProvider.rotate`` (lock, compare-and-swap, atomic write), always exchanging
+        (a renewal must reach the identity platform). Returns ``(AccessToken, StoredToken)``; the
+        AccessToken's ``refresh_token`` is never set.
         """
-        tenant = tenant or self.options.tenant_id
-        scopes = resource_scopes(self.options.cloud, resource, True)
-        app = self._app(tenant)
-
-        def redeem(refresh_token):
-            result = app.acquire_token_by_refresh_token(refresh_token, scopes)
-            if not result or "access_token" not in result:
-                raise auth_error(result or {}, tenant, self.adapter, action="Refresh token exchange for tenant %s"
-                                 % tenant)
-            register_secret(result.get("access_token"))
-            register_secret(result.get("refresh_token"))
-            return result.get("refresh_token"), result
-
-        def metadata(result):
-            claims = decode_jwt_claims(result.get("access_token") or "")
-            return {"user": claims.get("upn"), "client_id": self.options.client_id, "source": "exchange"}
-
-        result, stored = store.rotate(redeem, metadata=metadata)
-        claims = decode_jwt_claims(result["access_token"])
-        expires_on = claims.get("exp") if isinstance(claims.get("exp"), int) else int(self.clock()) + int(
-            result.get("expires_in") or 0)
-        token = AccessToken(result["access_token"], expires_on, "identity_provider", claims, scopes,
-                            claims.get("tid") or tenant, grant="refresh_token")
-        return token, stored
+        tokens = self.tokens
+        tokens.last_stored = None
+        token = tokens.get_token(tenant=tenant or self.options.tenant_id, resource=resource, fresh=True,
+                                 grant="refresh_token", refresh_store=store)
+        return token, tokens.last_stored or store.load()
 
     # --- device code ---------------------------------------------------------------------
     def start_device_code(self, tenant=None, resource="graph"):
@@ -330,15 +321,22 @@ STORE_ARGSPEC = {
 }
 
 
+def store_hygiene(module, store, result):
+    """Put how many Key Vault versions stay readable into ``result``; warn when the clean-up failed."""
+    if getattr(store, "type", None) != "keyvault" or store.enabled_versions is None and not store.hygiene_error:
+        return result
+    result["keyvault_versions"] = {"enabled": store.enabled_versions, "disabled_now": store.disabled_versions}
+    if store.hygiene_error:
+        module.warn(store.hygiene_error)
+    return result
+
+
 def open_module_store(client, spec, vault_password_file=None):
     """The store a module's ``store`` option names (Key Vault gets an app-only token for the vault)."""
     from .refresh_token_store import KEYVAULT_AUDIENCE, open_store, parse_store_spec
     parsed = parse_store_spec(spec)
     if parsed is None:
         raise CspValidationError("store is required: a path, a URI (file://, ansible-vault://, keyvault://) or a dict",
-                                 code="InvalidRefreshTokenStore")
-    if "vault_password" in parsed:
-        raise CspValidationError("put the vault password in a file and name it with vault_password_file",
                                  code="InvalidRefreshTokenStore")
     if parsed["type"] != "keyvault":
         return open_store(parsed, vault_password_file=vault_password_file)

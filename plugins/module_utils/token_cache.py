@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import time
 
 from .errors import CspValidationError
 from .files import atomic_write, ensure_private_dir, read_text
@@ -38,6 +39,9 @@ except ImportError as exc:  # pragma: no cover - sanity's import test runs witho
 HAS_MSAL = msal is not None
 
 _KEY_SLOTS = 1 << 20  # record-lock offsets for token keys (collisions only serialize, never mix)
+_DISCOVERY_SLOT = _KEY_SLOTS + 1  # record-lock offset of the discovery file
+DISCOVERY_TTL = 24 * 3600  # as long as MSAL's own http_cache keeps a discovery GET
+_DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 
 
 def digest(text):
@@ -82,6 +86,65 @@ else:  # pragma: no cover
     JournaledTokenCache = None
 
 
+class DiscoveryCache:
+    """Successful OpenID discovery answers, so a run asks once per authority, not once per process.
+
+    MSAL keeps discovery GETs in its ``http_cache`` for 24 hours, but that cache lives and dies with
+    one module process; its own persistence recipe pickles response objects, and unpickling a file
+    is running code. So the answers are kept here instead, as JSON (status, content type, body; no
+    token and no personal data is in them), in a 0600 file beside the token cache, written
+    atomically under the cache's lock file; ``MsalHttpAdapter`` serves MSAL's discovery GETs from it.
+    Without a path it is an in-memory cache for the run.
+    """
+
+    def __init__(self, path=None, lock=None, clock=time.time):
+        self.path = path
+        self._lock = lock
+        self.clock = clock
+        self._entries = None
+
+    @staticmethod
+    def wanted(method, url, params=None):
+        return method == "GET" and not params and str(url).split("?", 1)[0].endswith(_DISCOVERY_SUFFIX)
+
+    def _read(self):
+        if not self.path:
+            return {}
+        try:
+            data = json.loads(read_text(self.path) or "{}")
+        except (OSError, ValueError):
+            return {}  # a damaged cache is only a cache
+        entries = data.get("entries") if isinstance(data, dict) else None
+        return entries if isinstance(entries, dict) else {}
+
+    def get(self, url):
+        """``(status, headers, body)`` of a fresh cached answer, or None."""
+        if self._entries is None:
+            self._entries = self._read()
+        entry = self._entries.get(url)
+        if not isinstance(entry, dict) or not isinstance(entry.get("body"), str):
+            return None
+        if float(entry.get("expires_at") or 0) <= self.clock():
+            return None
+        return int(entry.get("status") or 200), {"Content-Type": entry.get("content_type") or "application/json"}, \
+            entry["body"]
+
+    def put(self, url, status, content_type, body):
+        now = self.clock()
+        entry = {"status": status, "content_type": content_type, "body": body, "expires_at": now + DISCOVERY_TTL}
+        if self._entries is None:
+            self._entries = self._read()
+        self._entries[url] = entry
+        if not self.path:
+            return
+        with self._lock():
+            entries = {k: v for k, v in self._read().items()
+                       if isinstance(v, dict) and float(v.get("expires_at") or 0) > now}
+            entries[url] = entry
+            atomic_write(self.path, json.dumps({"version": 1, "entries": entries}, indent=1))
+            self._entries = entries
+
+
 class MemoryTokenStore:
     """No ``token_cache_path``: tokens live as long as the module run."""
 
@@ -91,6 +154,7 @@ class MemoryTokenStore:
         self.cache = JournaledTokenCache()
         self.accounts = {}
         self.targets = {}
+        self.discovery = DiscoveryCache()
 
     @contextlib.contextmanager
     def transaction(self, key):
@@ -109,12 +173,15 @@ class FileTokenStore:
     persistent = True
 
     def __init__(self, directory, authority_host, client_id, credential_fingerprint):
-        ensure_private_dir(directory)
+        ensure_private_dir(directory, "token_cache_path directory")
         host = re.sub(r"[^A-Za-z0-9.-]+", "_", authority_host.split("://", 1)[-1]).strip("_")
         base = "msal-%s-%s-%s" % (host, client_id, credential_fingerprint)
         self.path = os.path.join(directory, base + ".json")
         self.accounts_path = os.path.join(directory, base + ".accounts.json")
         self.lock_path = os.path.join(directory, base + ".lock")
+        # discovery answers depend on the login host only, not on the app
+        self.discovery = DiscoveryCache(os.path.join(directory, "discovery-%s.cache" % host),
+                                        lock=lambda: self._locked(_DISCOVERY_SLOT, exclusive=True))
         self.cache = JournaledTokenCache()
         self.accounts = {}
         self.targets = {}

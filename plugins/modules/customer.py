@@ -158,6 +158,7 @@ error:
 from ansible_collections.cloudpartner.csp.plugins.module_utils.customers import (
     Customers,
     build_create_body,
+    check_billing,
     customer_view,
     initial_domain,
 )
@@ -219,6 +220,7 @@ def main():
     module = CspModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         domain = initial_domain(module.params["domain"])
+        check_billing(module.params["billing"])  # formats before any request; completeness once a create is due
         result = run(module, Customers(module.client.partner_center()), domain)
     except CspError as err:
         module.fail_from_error(err)

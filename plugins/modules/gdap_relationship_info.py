@@ -19,7 +19,7 @@ extends_documentation_fragment:
 options:
   customer_tenant_id:
     description:
-      - Only relationships with this customer (tenant id).
+      - Only relationships with this customer (tenant id, a GUID).
     type: str
   display_name:
     description:
@@ -30,6 +30,8 @@ options:
       - Only relationships in one of these statuses, for example V(active), V(approvalPending), V(expired).
     type: list
     elements: str
+    choices: [activating, active, approvalPending, approved, created, expired, expiring, terminated, terminating,
+              terminationRequested]
   expiring_within_days:
     description:
       - Only active relationships that end within this many days and are not auto-extended.
@@ -87,13 +89,14 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.graph import filter_eq
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import is_guid
 
 
 def argument_spec():
     return dict(
         customer_tenant_id=dict(type="str"),
         display_name=dict(type="str"),
-        status=dict(type="list", elements="str"),
+        status=dict(type="list", elements="str", choices=STATUSES),
         expiring_within_days=dict(type="int"),
         include_assignments=dict(type="bool", default=False),
     )
@@ -101,7 +104,7 @@ def argument_spec():
 
 def matches(rel, params, now):
     customer = params["customer_tenant_id"]
-    if customer and ((rel.get("customer") or {}).get("tenantId") or "").lower() != customer.lower():
+    if customer and ((rel.get("customer") or {}).get("tenantId") or "").lower() != customer.strip().lower():
         return False
     if params["display_name"] and str(rel.get("displayName", "")).lower() != params["display_name"].lower():
         return False
@@ -117,9 +120,24 @@ def matches(rel, params, now):
     return True
 
 
-def run(params, gdap):
+# the delegatedAdminRelationship status values Microsoft documents (unknownFutureValue aside)
+STATUSES = ["activating", "active", "approvalPending", "approved", "created", "expired", "expiring", "terminated",
+            "terminating", "terminationRequested"]
+
+
+def check_params(params):
+    """Everything that can be checked before the first request."""
     if params["expiring_within_days"] is not None and params["expiring_within_days"] < 0:
         raise CspValidationError("expiring_within_days must be >= 0", code="InvalidOption")
+    if params["customer_tenant_id"] and not is_guid(params["customer_tenant_id"].strip()):
+        raise CspValidationError("customer_tenant_id %r is not a GUID (the customer's tenant id)"
+                                 % params["customer_tenant_id"], code="InvalidTenant")
+    if params["display_name"] is not None and not params["display_name"].strip():
+        raise CspValidationError("display_name is empty", code="InvalidOption")
+
+
+def run(params, gdap):
+    check_params(params)
     # the display name is the one filter worth sending to the service; the others are applied here
     odata_filter = filter_eq("displayName", params["display_name"]) if params["display_name"] else None
     now = datetime.now(timezone.utc)
@@ -133,6 +151,7 @@ def run(params, gdap):
 def main():
     module = CspModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
+        check_params(module.params)
         result = run(module.params, GdapClient(module.client.graph()))
     except CspError as err:
         module.fail_from_error(err)

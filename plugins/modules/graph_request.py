@@ -13,7 +13,11 @@ description:
   - Throttling (429 with C(Retry-After)) and transient errors are retried.
   - Reads (C(GET), C(HEAD)) report no change. In check mode they still run; writes are not sent and
     RV(would_send) shows what would have been sent.
-  - A JMESPath O(query) is compiled before anything is sent, so a typo fails at once.
+  - A JMESPath O(query) is compiled before anything is sent, so a typo fails at once. With O(query) only
+    its outcome RV(result) comes back, not the response (see O(return_content)); a listing of
+    100,000 users answered by a count stays a few hundred bytes.
+  - O(dest) writes the items of every page to a file as they arrive (JSON Lines or CSV), so a listing of
+    any size costs the same memory; the result is the count and the file's facts, not the items.
 author:
   - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
@@ -22,7 +26,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads run; writes are reported in RV(would_send), not sent.
+    details:
+      - Reads run; writes are reported in RV(would_send), not sent.
+      - With O(dest) the pages are read and compared with the file, which is not written.
   diff_mode:
     support: none
 options:
@@ -59,7 +65,9 @@ options:
     type: raw
   all_pages:
     description:
-      - Follow C(@odata.nextLink) and return the items of every page in RV(value).
+      - Follow C(@odata.nextLink) (also past pages without items) and return the items of every page in
+        RV(value), give them to O(query), or write them to O(dest).
+      - Throttled pages (429 with C(Retry-After)) are waited for and read again.
     type: bool
     default: false
   max_pages:
@@ -96,9 +104,41 @@ options:
         elements: str
   query:
     description:
-      - JMESPath expression applied to the result (RV(value) with O(all_pages), the responses with O(batch),
-        the response JSON otherwise); its outcome is RV(result).
+      - JMESPath expression applied to the result (the items of every page with O(all_pages), the responses
+        with O(batch), the response JSON otherwise); its outcome is RV(result).
+      - With a query the response itself (RV(json), RV(value)) is not returned unless O(return_content=true).
+      - Cannot be used with O(dest).
     type: str
+  return_content:
+    description:
+      - Return the response content, RV(json) and RV(value) (RV(responses) with O(batch)), as well.
+      - Default is to return it only when neither O(query) nor O(dest) is set. V(true) with O(query)
+        returns both the items and RV(result) (twice the output for a large listing); V(false) without
+        O(query) returns only the status, headers and request id (and RV(count) with O(all_pages)).
+      - Cannot be V(true) with O(dest).
+    type: bool
+  dest:
+    description:
+      - Write the items of the response (of every page with O(all_pages); a response that is not a
+        collection as one record) to this file instead of returning them.
+      - Each page is written as it arrives, so memory does not grow with the number of pages. The file is
+        written to a temporary file in the same directory with mode C(0600) and renamed over O(dest) when
+        complete; readers see the old or the new listing, never half of one, and a failed read leaves
+        the old file in place.
+      - A listing is a read, so the task reports a change only when the file's content changed (or its mode
+        was not C(0600)); the same listing again is V(changed=false) and the file is left untouched. In
+        check mode the pages are read and compared, and nothing is written.
+      - Method C(GET) only; the directory must exist. Cannot be used with O(query) or O(batch).
+    type: path
+  dest_format:
+    description:
+      - Format of O(dest). V(jsonl) is JSON Lines, one item per line as Graph sent it.
+      - V(csv) has a header row with the properties of the C($select) in O(params), which is then
+        required, and one row per item in that order; a missing or null property is an empty cell,
+        booleans are V(true)/V(false), objects and lists are JSON in the cell. UTF-8, RFC 4180 quoting.
+    type: str
+    choices: [jsonl, csv]
+    default: jsonl
   status_code:
     description:
       - Statuses that count as success. Default any 2xx status.
@@ -126,6 +166,29 @@ EXAMPLES = r"""
     all_pages: true
     query: "[].userPrincipalName"
   register: users
+
+- name: How many users a customer tenant has (only the count comes back, however many there are)
+  cloudpartner.csp.graph_request:
+    tenant_id: 30000000-0000-4000-8000-000000000001
+    path: /users
+    params:
+      $select: id
+      $top: 999
+    all_pages: true
+    query: length(@)
+  register: user_count
+
+- name: Every user of a customer tenant into a CSV file (memory stays flat; changed only if the list changed)
+  cloudpartner.csp.graph_request:
+    tenant_id: 30000000-0000-4000-8000-000000000001
+    path: /users
+    params:
+      $select: id,userPrincipalName,accountEnabled
+      $top: 999
+    all_pages: true
+    dest: /var/lib/csp/reports/users.csv
+    dest_format: csv
+  register: users_file  # users_file.count, users_file.dest, users_file.checksum
 
 - name: The AdminAgents group of the partner tenant
   cloudpartner.csp.graph_request:
@@ -166,20 +229,43 @@ status:
   sample: 200
 json:
   description:
-    - The response JSON. With O(all_pages) the first page with C(value) holding the items of every page and
-      no C(@odata.nextLink).
-  returned: when O(path) is used, the request was sent and the response has a JSON body
+    - The response JSON.
+    - With O(all_pages) the first page's members other than C(value) and C(@odata.nextLink), for example
+      C(@odata.context) and C(@odata.count); the items are in RV(value) only.
+  returned: when O(path) is used, the request was sent, the response has a JSON body and the content is
+    returned (see O(return_content))
   type: raw
 value:
   description: The items (C(value)) of the response, of every page with O(all_pages).
-  returned: when the response has a C(value) list
+  returned: when the response has a C(value) list (always with O(all_pages)) and the content is returned
+    (see O(return_content))
   type: list
   elements: raw
 pages:
-  description: Number of pages read.
-  returned: when O(all_pages=true)
+  description: Number of pages read (pages without items count).
+  returned: when O(all_pages=true) or O(dest) is used
   type: int
   sample: 3
+count:
+  description: Number of items read (written to O(dest) with O(dest)).
+  returned: when O(all_pages=true) or O(dest) is used
+  type: int
+  sample: 100000
+dest:
+  description: The file the items were written to (or, in check mode, compared with).
+  returned: when O(dest) is used
+  type: str
+  sample: /var/lib/csp/reports/users.csv
+size:
+  description: Size of the listing in bytes.
+  returned: when O(dest) is used
+  type: int
+  sample: 4000037
+checksum:
+  description: SHA-1 of the listing, as C(ansible.builtin.stat) reports a file's checksum.
+  returned: when O(dest) is used
+  type: str
+  sample: 2aae6c35c94fcfb415dbe95f408b9ce91ee846ed
 result:
   description: The outcome of O(query).
   returned: when O(query) is set
@@ -194,7 +280,8 @@ request_id:
   type: str
 responses:
   description: Responses of O(batch) in request order, each with C(id), C(status), C(headers), C(body).
-  returned: when O(batch) is used and sent
+  returned: when O(batch) is used and sent and the content is returned (see O(return_content)), and on
+    failure
   type: list
   elements: dict
 would_send:
@@ -223,6 +310,13 @@ error:
 import json
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.listing import (
+    FORMATS,
+    ListingFile,
+    check_dest,
+    page_records,
+    select_columns,
+)
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.query import apply_query, compile_query
 
@@ -250,6 +344,9 @@ def argument_spec():
         query=dict(type="str"),
         status_code=dict(type="list", elements="int"),
         fresh_token=dict(type="bool", default=False, no_log=False),
+        return_content=dict(type="bool"),
+        dest=dict(type="path"),
+        dest_format=dict(type="str", default="jsonl", choices=list(FORMATS)),
     )
 
 
@@ -272,6 +369,18 @@ def body_args(body):
     return {"body": body}
 
 
+def response_headers(response):
+    return {str(k).lower(): v for k, v in dict(response.headers).items()} if response is not None else {}
+
+
+def wants_content(params):
+    """Whether the response content (json, value; responses of a batch) is returned: asked for, or
+    nothing else asked (no query, no dest)."""
+    if params["return_content"] is not None:
+        return params["return_content"]
+    return params["query"] is None and params["dest"] is None
+
+
 def run_single(module, graph, compiled):
     params = module.params
     method = params["method"]
@@ -284,38 +393,58 @@ def run_single(module, graph, compiled):
         if params["body"] is not None:
             would["body"] = params["body"]
         return dict(changed=True, would_send=would)
-    expected = params["status_code"]
-    result = dict(changed=method not in READS)
+    if params["dest"]:
+        return run_to_file(module, graph, url, headers)
     if params["all_pages"]:
-        if method != "GET":
-            raise CspValidationError("all_pages works with method GET only", code="InvalidOption")
-        first, items, pages = None, [], 0
-        for page in graph.iter_pages(url, params=params["params"], headers=headers, max_pages=params["max_pages"]):
-            pages += 1
-            if first is None:
-                first = {k: v for k, v in page.items() if k != "@odata.nextLink"}
-            items.extend(page.get("value") or [])
-        first = first or {}
-        first["value"] = items
-        last = graph.last_response
-        result.update(status=last.status if last else 200, json=first, value=items, pages=pages,
-                      request_id=last.request_id if last else None,
-                      headers={str(k).lower(): v for k, v in dict(last.headers).items()} if last else {})
-        data = items
-    else:
-        response = graph.request(method, url, params=params["params"], headers=headers,
-                                 expected_status=expected, **body_args(params["body"]))
-        result.update(status=response.status, request_id=response.request_id,
-                      headers={str(k).lower(): v for k, v in dict(response.headers).items()})
-        if response.json is not None:
-            result["json"] = response.json
-            if isinstance(response.json, dict) and isinstance(response.json.get("value"), list):
-                result["value"] = response.json["value"]
-        if not 200 <= response.status < 300:
-            result["changed"] = False  # an accepted failure status (status_code) changed nothing
-        data = response.json
+        return run_all_pages(module, graph, compiled, url, headers)
+    response = graph.request(method, url, params=params["params"], headers=headers,
+                             expected_status=params["status_code"], **body_args(params["body"]))
+    result = dict(changed=method not in READS and 200 <= response.status < 300,  # an accepted failure status
+                  status=response.status, request_id=response.request_id, headers=response_headers(response))
+    if response.json is not None and wants_content(params):
+        result["json"] = response.json
+        if isinstance(response.json, dict) and isinstance(response.json.get("value"), list):
+            result["value"] = response.json["value"]
     if compiled is not None:
-        result["result"] = apply_query(compiled, data)
+        result["result"] = apply_query(compiled, response.json)
+    return result
+
+
+def run_all_pages(module, graph, compiled, url, headers):
+    """Every page's items in one list (the query needs them together), returned or queried, never both
+    unless asked; RV(json) keeps the first page's other members (C(@odata.count), C(@odata.context))."""
+    params = module.params
+    first, items, pages = None, [], 0
+    for page in graph.iter_pages(url, params=params["params"], headers=headers, max_pages=params["max_pages"]):
+        pages += 1
+        if first is None:
+            first = {k: v for k, v in page.items() if k not in ("value", "@odata.nextLink")}
+        items.extend(page_records(page))
+    last = graph.last_response
+    result = dict(changed=False, status=last.status if last else 200, pages=pages, count=len(items),
+                  request_id=last.request_id if last else None, headers=response_headers(last))
+    if compiled is not None:
+        result["result"] = apply_query(compiled, items)
+    if wants_content(params):
+        result.update(json=first or {}, value=items)
+    return result
+
+
+def run_to_file(module, graph, url, headers):
+    """Every page's items straight into O(dest); only the count and the file's facts come back."""
+    params = module.params
+    pages = 0
+    with ListingFile(params["dest"], fmt=params["dest_format"], columns=select_columns(params["params"]),
+                     write=not module.check_mode) as listing:
+        for page in graph.iter_pages(url, params=params["params"], headers=headers,
+                                     max_pages=params["max_pages"] if params["all_pages"] else 1):
+            pages += 1
+            listing.add(page_records(page))
+        changed = listing.finish()
+    last = graph.last_response
+    result = dict(changed=changed, pages=pages, status=last.status if last else 200,
+                  request_id=last.request_id if last else None, headers=response_headers(last))
+    result.update(listing.result())
     return result
 
 
@@ -338,7 +467,9 @@ def run_batch(module, graph, compiled):
             request_id=(err.get("innerError") or {}).get("request-id"), responses=responses)
     by_id = {r["id"]: r for r in requests}
     changed = any(by_id[r["id"]]["method"] not in READS and 200 <= (r["status"] or 0) < 300 for r in responses)
-    result = dict(changed=changed, responses=responses)
+    result = dict(changed=changed)
+    if wants_content(params):
+        result["responses"] = responses
     if compiled is not None:
         result["result"] = apply_query(compiled, responses)
     return result
@@ -358,7 +489,8 @@ def main():
         argument_spec=argument_spec(),
         required_libraries=("requests", "msal", "jmespath"),
         required_one_of=[("path", "batch")],
-        mutually_exclusive=[("path", "batch"), ("batch", "all_pages"), ("batch", "body")],
+        mutually_exclusive=[("path", "batch"), ("batch", "all_pages"), ("batch", "body"), ("dest", "batch"),
+                            ("dest", "query"), ("dest", "body")],
         supports_check_mode=True,
     )
     params = module.params
@@ -366,6 +498,15 @@ def main():
         compiled = compile_query(params["query"])
         if params["max_pages"] is not None and params["max_pages"] < 1:
             raise CspValidationError("max_pages must be at least 1", code="InvalidOption")
+        if params["all_pages"] and params["method"] != "GET":
+            raise CspValidationError("all_pages works with method GET only", code="InvalidOption")
+        if params["dest"]:
+            if params["method"] != "GET":
+                raise CspValidationError("dest works with method GET only", code="InvalidOption")
+            if params["return_content"]:
+                raise CspValidationError("dest writes the items to a file; return_content cannot return them "
+                                         "as well", code="InvalidOption")
+            check_dest(params["dest"], params["dest_format"], params["params"])
         graph = module.client.graph(api_version=params["api_version"], fresh_token=params["fresh_token"])
         if params["batch"]:
             result = run_batch(module, graph, compiled)

@@ -40,7 +40,8 @@ options:
   members:
     description:
       - The members, each a dict with exactly one key saying what it is.
-      - An empty list with O(exclusive=true) and O(state=present) removes every member.
+      - An empty list with O(exclusive=true) and O(state=present) removes every member, and is refused unless
+        O(allow_empty=true) says so.
     type: list
     elements: dict
     required: true
@@ -70,6 +71,13 @@ options:
       - With O(state=present), also remove every member not in O(members).
       - The current members are listed through the beta API, which includes service principals. Only members
         that listing names are removed; a member Graph does not list is never removed blindly.
+    type: bool
+    default: false
+  allow_empty:
+    description:
+      - Confirms that O(exclusive=true) with an empty O(members) list is meant to remove every member of the group
+        (for V(AdminAgents), every user and app holding DAP admin rights).
+      - Without it that combination is refused before any request, so an empty variable cannot empty a group.
     type: bool
     default: false
   tenant:
@@ -191,6 +199,7 @@ def argument_spec():
             required_one_of=[("user", "service_principal", "group", "id")]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         exclusive=dict(type="bool", default=False),
+        allow_empty=dict(type="bool", default=False),
         tenant=dict(type="str"),
     )
 
@@ -221,11 +230,22 @@ def plan(directory, group_id, wanted, state, exclusive, list_members):
     return current, to_add, to_remove
 
 
-def run(module, directory):
-    params = module.params
+def check_params(params):
+    """Everything checked before the first request; returns the normalized member specs."""
     specs = normalize_member_specs(params["members"])
     if params["exclusive"] and params["state"] == "absent":
         raise CspValidationError("exclusive=true only works with state=present", code="InvalidOption")
+    if params["exclusive"] and not specs and not params["allow_empty"]:
+        raise CspValidationError("exclusive=true with an empty members list would remove every member of %s; "
+                                 "set allow_empty=true if that is meant" % params["group"], code="EmptyMembers")
+    if params["tenant"]:
+        check_tenant(params["tenant"], name="tenant")
+    return specs
+
+
+def run(module, directory):
+    params = module.params
+    specs = check_params(params)
     group = directory.find_group(params["group"])
     gid = group["id"]
     wanted = directory.resolve_members(specs)
@@ -257,9 +277,7 @@ def run(module, directory):
 def main():
     module = CspModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        normalize_member_specs(module.params["members"])  # bad input fails before any request
-        if module.params["tenant"]:
-            check_tenant(module.params["tenant"], name="tenant")
+        check_params(module.params)  # bad input fails before any request
         graph = module.client.graph(tenant=module.params["tenant"])
         beta = module.client.graph(tenant=module.params["tenant"], api_version="beta")
         directory = Directory(graph, beta=beta, tenant=module.params["tenant"] or module.params["tenant_id"])

@@ -108,6 +108,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+keyvault_versions:
+  description:
+    - For a Key Vault store, after the new token was stored, how many versions of the secret can still be read
+      and how many superseded ones this run disabled. Every version but the newest and the one before it is
+      disabled after each write, so a superseded refresh token is not left readable in the vault.
+    - C(enabled) is null when the clean-up failed (a warning says why; the new token is stored all the same).
+  returned: when a Key Vault store was written
+  type: dict
+  contains:
+    enabled:
+      description: Versions still enabled (readable); 2 at most.
+      type: int
+      sample: 2
+    disabled_now:
+      description: Versions this run disabled.
+      type: int
+      sample: 1
 renewed:
   description: Whether the token was exchanged and the new one stored.
   returned: always
@@ -190,6 +207,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import (
     SamClient,
     classify,
     open_module_store,
+    store_hygiene,
 )
 
 
@@ -243,6 +261,7 @@ def run(module, client, store):
                   claims={k: v for k, v in token.useful_claims.items() if k in ("tid", "upn", "scp", "aud", "wids")})
     if module.diff_mode:
         result["diff"] = {"before": _state(current), "after": _state(stored)}
+    store_hygiene(module, store, result)
     return result, None
 
 

@@ -101,6 +101,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+keyvault_versions:
+  description:
+    - For a Key Vault store, after the new token was stored, how many versions of the secret can still be read
+      and how many superseded ones this run disabled. Every version but the newest and the one before it is
+      disabled after each write, so a superseded refresh token is not left readable in the vault.
+    - C(enabled) is null when the clean-up failed (a warning says why; the new token is stored all the same).
+  returned: when a Key Vault store was written
+  type: dict
+  contains:
+    enabled:
+      description: Versions still enabled (readable); 2 at most.
+      type: int
+      sample: 2
+    disabled_now:
+      description: Versions this run disabled.
+      type: int
+      sample: 1
 user_code:
   description: The code the person types at RV(verification_uri).
   returned: O(state=started)
@@ -150,6 +167,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import (
     classify,
     flow_path_for,
     open_module_store,
+    store_hygiene,
 )
 
 
@@ -204,6 +222,7 @@ def completed(module, client, sam, path):
     stored = sam.store_consent(store, response, require_mfa=params["require_mfa"])
     info = stored.describe(INACTIVITY_DAYS)
     result.update(user=info["user"], refresh_token_info=info)
+    store_hygiene(module, store, result)
     if module.diff_mode:
         result["diff"] = {
             "before": {"version": before.version, "stored_at": before.describe()["stored_at"]} if before else {},

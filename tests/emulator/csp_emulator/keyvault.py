@@ -4,7 +4,10 @@ One listener serves every vault of the world: ``/secrets/...`` is the world's fi
 ``vault_url`` a client uses is the listener's URL), ``/{vault name}/secrets/...`` any vault by name
 (``vault_url`` = listener URL + ``/{vault name}``). Routes: ``PUT /secrets/{name}`` (set: a new
 version), ``GET /secrets/{name}[/{version}]``, ``GET /secrets/{name}/versions`` (paged with
-``nextLink``, no values). Every call needs ``api-version`` and a bearer token with audience
+``nextLink``, no values), ``PATCH /secrets/{name}[/{version}]`` (Update Secret: attributes ``enabled``,
+``nbf``, ``exp``, ``contentType``, ``tags``; never the value; needs the secrets/set permission). A
+disabled version cannot be read: 403 ``Forbidden`` with inner code ``SecretDisabled``, as Key Vault
+answers. Every call needs ``api-version`` and a bearer token with audience
 ``https://vault.azure.net`` issued by the vault's tenant; the caller (token ``oid``) needs an Azure
 RBAC role on the vault from the world file: ``Key Vault Secrets Officer`` (read, write, list),
 ``Key Vault Secrets User`` (read), ``Key Vault Reader`` (list versions only). Errors are Key Vault's
@@ -36,8 +39,8 @@ USER = "Key Vault Secrets User"
 READER = "Key Vault Reader"
 ADMIN = "Key Vault Administrator"
 ROLE_ACTIONS = {
-    OFFICER: {"getSecret", "setSecret", "listSecrets"},
-    ADMIN: {"getSecret", "setSecret", "listSecrets"},
+    OFFICER: {"getSecret", "setSecret", "listSecrets", "update"},
+    ADMIN: {"getSecret", "setSecret", "listSecrets", "update"},
     USER: {"getSecret"},
     READER: {"listSecrets"},
 }
@@ -223,6 +226,40 @@ def register(router: Router) -> None:
                          f"&maxresults={size}&$skiptoken={skip + size}")
         return {"value": items, "nextLink": next_link}
 
+    @r("PATCH", prefix + r"(?:/(?P<version>[0-9a-fA-F]{32}))?")
+    def update_secret(req: Request, name: str, vault_name: str | None = None, version: str | None = None) -> dict:
+        vault = _vault_for(req, vault_name)
+        _authorize(req, vault, "update")
+        body = req.json()
+        if not isinstance(body, dict):
+            raise _error(400, "BadParameter", "The request body must be a JSON object.")
+        if "value" in body:
+            raise _error(400, "BadParameter", "The value of a secret cannot be changed by an update; set a new "
+                         "version instead.")
+        attributes = body.get("attributes") or {}
+        tags = body.get("tags")
+        if not isinstance(attributes, dict) or (tags is not None and (not isinstance(tags, dict) or len(tags) > 15)):
+            raise _error(400, "BadParameter", "attributes must be an object; tags an object of at most 15 values.")
+        if "enabled" in attributes and not isinstance(attributes["enabled"], bool):
+            raise _error(400, "BadParameter", "attributes.enabled must be a boolean.")
+        with req.world.lock:
+            versions = vault.secrets.get(name.lower(), [])
+            if not versions:
+                raise _not_found(name)
+            match = versions[-1] if not version else next((v for v in versions if v["version"] == version.lower()),
+                                                          None)
+            if match is None:
+                raise _not_found(name, version)
+            for key in ("enabled", "nbf", "exp"):
+                if key in attributes:
+                    match["attributes"][key] = attributes[key]
+            if "contentType" in body:
+                match["contentType"] = body["contentType"]
+            if tags is not None:
+                match["tags"] = {str(k): str(v) for k, v in tags.items()}
+            match["attributes"]["updated"] = int(req.world.clock.now())
+            return _bundle(_base(req, vault, vault_name), match, with_value=False)
+
     @r("GET", prefix + r"(?:/(?P<version>[0-9a-fA-F]{32}))?")
     def get_secret(req: Request, name: str, vault_name: str | None = None, version: str | None = None) -> dict:
         vault = _vault_for(req, vault_name)
@@ -237,4 +274,6 @@ def register(router: Router) -> None:
                 raise _not_found(name, version)
         else:
             match = versions[-1]
+        if not match["attributes"].get("enabled", True):
+            raise _error(403, "Forbidden", "Operation get is not allowed on a disabled secret.", inner="SecretDisabled")
         return _bundle(_base(req, vault, vault_name), match)

@@ -115,3 +115,37 @@ def test_unknown_vault_and_apac_without_key_vault_principal(us, client_for):
     r = client.token_request("contosopartnerapac.onmicrosoft.com", grant_type="client_credentials",
                              client_id=APAC_APP, client_secret=APAC_SECRET, scope=VAULT_SCOPE)
     assert r.status_code == 400 and r.json()["error_codes"] == [500011]
+
+
+def test_update_disables_a_version_which_then_cannot_be_read(us):
+    from csp_emulator import keyvault
+
+    emu, client, token = us
+    first = kv(client, emu, "PUT", "/secrets/upd", token, json={"value": "one", "tags": {"a": "1"}}).json()
+    kv(client, emu, "PUT", "/secrets/upd", token, json={"value": "two"})
+    version = first["id"].rsplit("/", 1)[1]
+    patched = kv(client, emu, "PATCH", "/secrets/upd/" + version, token, json={"attributes": {"enabled": False}})
+    assert patched.status_code == 200, patched.text
+    body = patched.json()
+    assert body["attributes"]["enabled"] is False and "value" not in body and body["tags"] == {"a": "1"}
+    denied = kv(client, emu, "GET", "/secrets/upd/" + version, token)
+    assert denied.status_code == 403
+    assert denied.json()["error"]["innererror"]["code"] == "SecretDisabled"
+    assert kv(client, emu, "GET", "/secrets/upd", token).json()["value"] == "two"
+    listed = kv(client, emu, "GET", "/secrets/upd/versions", token).json()["value"]
+    assert [v["attributes"]["enabled"] for v in listed] == [False, True]
+    # the value cannot be changed by an update; an unknown version is Key Vault's 404
+    assert kv(client, emu, "PATCH", "/secrets/upd/" + version, token, json={"value": "x"}).status_code == 400
+    missing = kv(client, emu, "PATCH", "/secrets/upd/" + "0" * 32, token, json={"attributes": {"enabled": False}})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "SecretNotFound"
+    # re-enabled, it reads again; a Secrets User may read but not update
+    assert kv(client, emu, "PATCH", "/secrets/upd/" + version, token,
+              json={"attributes": {"enabled": True}}).status_code == 200
+    assert kv(client, emu, "GET", "/secrets/upd/" + version, token).json()["value"] == "one"
+    oid = next(iter(keyvault.vaults(emu.world)["contoso-us-kv"].grants))
+    with emu.world.lock:
+        for key in list(keyvault.vaults(emu.world)["contoso-us-kv"].grants):
+            keyvault.vaults(emu.world)["contoso-us-kv"].grants[key] = {keyvault.USER}
+    assert oid
+    assert kv(client, emu, "PATCH", "/secrets/upd/" + version, token,
+              json={"attributes": {"enabled": False}}).status_code == 403

@@ -20,7 +20,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 status=0
-ansible-playbook -vvv use_secrets.yml -e "@$config" -e "leak_check_dir=$work" "$@" >"$work/output.log" 2>&1 || status=$?
+# Ansible's own log file too: what the modules logged of their invocation lands there.
+ANSIBLE_LOG_PATH="$work/ansible.log" \
+  ansible-playbook -vvv use_secrets.yml -e "@$config" -e "leak_check_dir=$work" "$@" >"$work/output.log" 2>&1 || status=$?
+cat "$work/ansible.log" >>"$work/output.log" 2>/dev/null || true
 
 # The verifier checks for leaks first; when the playbook failed it then shows
 # the end of its output with every known secret masked, and fails.

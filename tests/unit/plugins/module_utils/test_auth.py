@@ -311,3 +311,50 @@ def test_aging_delegated_token_is_refreshed_and_kept_when_refresh_fails(session,
     idp.errors[PARTNER] = (50058, "invalid_grant")
     kept = tp.get_token()
     assert kept.token_source == "cache" and kept.token == refreshed.token
+
+
+# --- discovery: once per authority, not once per module process ----------------------------
+def discovery_gets(session):
+    return session.count("GET", r"/\.well-known/openid-configuration")
+
+
+def test_discovery_is_fetched_once_per_authority_across_processes(session, idp, tmp_path):
+    cache = str(tmp_path)
+    for _ in range(3):  # three module runs, each a new provider as in a new process
+        provider(session, token_cache_path=cache).get_token()
+        provider(session, token_cache_path=cache).get_token(tenant=CUSTOMER, fresh=True)
+    assert discovery_gets(session) == 2  # the partner tenant and the customer tenant, once each
+    name = next(p for p in tmp_path.iterdir() if p.name.startswith("discovery-"))
+    assert stat.S_IMODE(os.stat(name).st_mode) == 0o600
+    text = name.read_text()
+    assert "token_endpoint" in text and "eyJ" not in text and "secret" not in text
+
+
+def test_discovery_cache_expires_and_a_damaged_file_is_only_a_miss(session, idp, tmp_path):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils import token_cache
+    cache = str(tmp_path)
+    provider(session, token_cache_path=cache).get_token()
+    name = next(p for p in tmp_path.iterdir() if p.name.startswith("discovery-"))
+    data = json.loads(name.read_text())
+    for entry in data["entries"].values():
+        entry["expires_at"] = 1
+    name.write_text(json.dumps(data))
+    provider(session, token_cache_path=cache).get_token(fresh=True)
+    assert discovery_gets(session) == 2
+    name.write_text("{not json")
+    provider(session, token_cache_path=cache).get_token(fresh=True)
+    assert discovery_gets(session) == 3
+    assert token_cache.DISCOVERY_TTL == 24 * 3600
+
+
+def test_a_failed_discovery_is_not_cached(session, tmp_path):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.http import MsalHttpAdapter
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.token_cache import FileTokenStore
+    url = "https://login.example.test/%s/v2.0/.well-known/openid-configuration" % PARTNER
+    session.queue("GET", r"openid-configuration", csp_fakes.FakeRaw(400, {"error": "invalid_tenant"}),
+                  csp_fakes.FakeRaw(200, {"token_endpoint": "https://login.example.test/t/oauth2/v2.0/token"}))
+    store = FileTokenStore(str(tmp_path), "https://login.example.test", APP, "fp")
+    for expected in (400, 200, 200):
+        adapter = MsalHttpAdapter(csp_fakes.make_http(session), discovery=store.discovery)
+        assert adapter.get(url).status_code == expected
+    assert discovery_gets(session) == 2

@@ -194,3 +194,16 @@ def test_batch_gives_up_when_retry_after_exceeds_cap(session, graph):
         {"id": "1", "status": 429, "headers": {"Retry-After": "3600"}, "body": {}}]}))
     results = graph.batch([{"url": "/a"}])
     assert results["1"]["status"] == 429 and session.count() == 1
+
+
+@pytest.mark.parametrize("path", ["/v1.0/../../x", "/users/../groups", "/users/%2E%2E/x", "//evil.example/users",
+                                  "users/./x", GRAPH + "/v1.0/../x"])
+def test_dot_segments_and_double_slash_are_refused(session, graph, path):
+    with pytest.raises(CspValidationError) as info:
+        graph.request("GET", path)
+    assert info.value.code == "InvalidPath" and session.calls == []
+
+
+def test_dots_inside_a_segment_are_fine(graph):
+    assert graph.url("/users/a..b@contoso.com") == GRAPH + "/v1.0/users/a..b@contoso.com"
+    assert graph.url("/users?$filter=startswith(mail,'..')") == GRAPH + "/v1.0/users?$filter=startswith(mail,'..')"

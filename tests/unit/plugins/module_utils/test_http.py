@@ -181,3 +181,10 @@ def test_version_matches_galaxy():
     with open(galaxy) as handle:
         assert yaml.safe_load(handle)["version"] == COLLECTION_VERSION
     assert USER_AGENT == "cloudpartner.csp/" + COLLECTION_VERSION
+
+
+def test_plain_http_is_never_sent(session, http):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
+    with pytest.raises(CspValidationError) as info:
+        http.send("GET", "http://login.example.test/x")
+    assert info.value.code == "InsecureUrl" and session.calls == []

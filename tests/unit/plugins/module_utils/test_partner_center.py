@@ -75,3 +75,28 @@ def test_foreign_url_refused(pc):
 def test_missing_endpoint(http):
     with pytest.raises(CspValidationError, match="partner_center_endpoint"):
         PartnerCenterClient(http, Tokens(), None)
+
+
+@pytest.mark.parametrize("url", ["http://pc.example.test/v1/customers", "HTTP://pc.example.test/v1/customers?x=1"])
+def test_plain_http_url_refused(pc, url):
+    endpoint_host = PC.split("://", 1)[1]
+    with pytest.raises(CspValidationError) as info:
+        pc.url(url.replace("pc.example.test", endpoint_host))
+    assert info.value.code == "ForeignUrl"
+
+
+def test_plain_http_continuation_link_refused_before_the_token_goes_out(session, pc):
+    http_next = "http://" + PC.split("://", 1)[1] + "/v1/customers?seekOperation=Next"
+    session.queue("GET", "/v1/customers", FakeRaw(200, {"items": [{"id": "a"}], "links": {"next": {
+        "uri": http_next, "headers": [{"key": "MS-ContinuationToken", "value": "ct"}]}}}))
+    with pytest.raises(CspValidationError):
+        pc.get_all("customers")
+    assert len(session.calls) == 1
+
+
+@pytest.mark.parametrize("path", ["customers/../../x", "/v1/%2e%2e/x", "//evil.example/v1/customers",
+                                  PC + "/v1/customers/../../x"])
+def test_dot_segments_and_double_slash_refused(session, pc, path):
+    with pytest.raises(CspValidationError) as info:
+        pc.request("GET", path)
+    assert info.value.code == "InvalidPath" and session.calls == []

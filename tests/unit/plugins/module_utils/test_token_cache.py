@@ -107,3 +107,33 @@ def test_an_index_without_targets_still_loads(tmp_path):
         json.dump({"version": 1, "accounts": {"rt-digest": "uid.utid"}}, handle)
     a.load()
     assert a.accounts == {"rt-digest": "uid.utid"} and a.targets == {}
+
+
+# --- a directory others can write is refused ------------------------------------------
+def test_a_new_cache_directory_is_created_private(tmp_path):
+    path = tmp_path / "new" / "cache"
+    FileTokenStore(str(path), "https://login", csp_fakes.APP, "fp")
+    assert (os.stat(path).st_mode & 0o777) == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o707, 0o777, 0o1777])
+def test_a_group_or_world_writable_cache_directory_is_refused(tmp_path, mode):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
+    path = tmp_path / "shared"
+    path.mkdir()
+    os.chmod(path, mode)
+    with pytest.raises(CspValidationError) as info:
+        FileTokenStore(str(path), "https://login", csp_fakes.APP, "fp")
+    assert info.value.code == "UnsafeDirectory" and "writable by group or others" in info.value.message
+    assert os.listdir(path) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the directory to another user")
+def test_a_cache_directory_owned_by_another_user_is_refused(tmp_path):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
+    path = tmp_path / "theirs"
+    path.mkdir(mode=0o700)
+    os.chown(path, 4242, -1)
+    with pytest.raises(CspValidationError) as info:
+        FileTokenStore(str(path), "https://login", csp_fakes.APP, "fp")
+    assert info.value.code == "UnsafeDirectory" and "owned by another user" in info.value.message

@@ -120,3 +120,28 @@ def test_customer_info_follows_continuation(fake_http, idp, capsys):
     rc, result = run(customer_info, dict(page_size=1), capsys)
     assert rc == 0, result
     assert [c["id"] for c in result["customers"]] == ["c1", "c2"] and result["pages"] == 2
+
+
+@pytest.mark.parametrize("args,code", [
+    (dict(customer_tenant_id="contoso"), "InvalidTenant"),
+    (dict(status=["actve"]), None),
+    (dict(display_name="  "), "InvalidOption"),
+])
+def test_relationship_info_bad_input_sends_nothing(fake_http, capsys, args, code):
+    rc, result = run(gdap_relationship_info, args, capsys)
+    assert rc == 1 and fake_http.calls == []
+    if code:
+        assert result["error"]["code"] == code
+    else:
+        assert "value of status must be one or more of" in result["msg"]
+
+
+@pytest.mark.parametrize("billing,code", [
+    ({"email": "not-an-address"}, "InvalidEmail"),
+    ({"email": "a@b"}, "InvalidEmail"),
+    ({"email": "billing@contoso.com", "address": {"country": "USA"}}, "InvalidCountry"),
+    ({"culture": "english"}, "InvalidBillingProfile"),
+])
+def test_customer_bad_billing_sends_nothing(fake_http, capsys, billing, code):
+    rc, result = run(customer, dict(domain="contoso", company_name="Contoso", billing=billing), capsys)
+    assert rc == 1 and result["error"]["code"] == code and fake_http.calls == []

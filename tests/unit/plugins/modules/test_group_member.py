@@ -148,3 +148,17 @@ def test_nested_group_member(fake, capsys):
     code, result = run({"group": "AdminAgents", "members": [{"group": "GDAP Admins"}]}, capsys)
     assert result["changed"] is True and result["added"][0]["type"] == "group"
     assert GROUP_GDAP_ADMINS in fake.groups[GROUP_ADMIN_AGENTS]["_members"]
+
+
+def test_exclusive_with_no_members_needs_allow_empty(session, fake, capsys):
+    code, result = run({"group": "AdminAgents", "members": [], "exclusive": True}, capsys)
+    assert code == 1 and result["error"]["code"] == "EmptyMembers" and "allow_empty" in result["msg"]
+    assert session.calls == []
+    assert fake.groups[GROUP_ADMIN_AGENTS]["_members"]
+
+
+def test_exclusive_with_no_members_and_allow_empty_empties_the_group(fake, capsys):
+    args = {"group": "AdminAgents", "members": [], "exclusive": True, "allow_empty": True}
+    code, result = run(args, capsys)
+    assert code == 0 and result["changed"] is True
+    assert fake.groups[GROUP_ADMIN_AGENTS]["_members"] == set()

@@ -245,3 +245,48 @@ def test_secret_rotation_not_due(fake_http, idp, tmp_path, capsys):
     apps = FakeAppSecrets(fake_http, idp, days=(700,))
     code, result = run(app_secret_rotate, dict(CONNECTION, secret_store=str(tmp_path / "s.json")), capsys)
     assert code == 0 and not result["changed"] and apps.order == []
+
+
+# --- vault_password: refused everywhere, never echoed ------------------------------------
+VAULT_PW = "Hunter2-inline-vault-pass"
+
+
+def _invocation_and_log(module, args, capsys, monkeypatch):
+    logged = []
+    from ansible.module_utils import basic
+    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    code, result = run(module, args, capsys)
+    return code, result, json.dumps(result) + "\n".join(logged)
+
+
+def test_inline_vault_password_in_a_store_uri_is_refused_and_never_echoed(fake_http, idp, tmp_path, capsys,
+                                                                          monkeypatch):
+    store = "ansible-vault://%s?vault_password=%s" % (tmp_path / "rt.vault", VAULT_PW)
+    for module, args in ((refresh_token, dict(CONNECTION, store=store)),
+                         (sam_device_code, dict(CONNECTION, store=store, state="completed")),
+                         (refresh_token, dict(CONNECTION, store=str(tmp_path / "x.json"), refresh_token_store=store))):
+        code, result, text = _invocation_and_log(module, args, capsys, monkeypatch)
+        assert code == 1 and result["error"]["code"] == "InvalidRefreshTokenStore", result
+        assert VAULT_PW not in text
+        assert "vault_password_file" in result["msg"]
+    assert fake_http.calls == []
+
+
+def test_inline_vault_password_in_a_store_dict_is_refused_and_never_echoed(fake_http, idp, tmp_path, capsys,
+                                                                           monkeypatch):
+    store = {"type": "ansible_vault", "path": str(tmp_path / "rt.vault"), "vault_password": VAULT_PW}
+    code, result, text = _invocation_and_log(refresh_token, dict(CONNECTION, store=store), capsys, monkeypatch)
+    assert code == 1 and result["error"]["code"] == "InvalidRefreshTokenStore"
+    assert VAULT_PW not in text
+    code, result, text = _invocation_and_log(app_secret_rotate, dict(CONNECTION, secret_store=store),
+                                             capsys, monkeypatch)
+    assert code == 1 and VAULT_PW not in text
+    assert fake_http.calls == []
+
+
+def test_inline_vault_password_from_the_environment_is_never_echoed(fake_http, idp, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CSP_REFRESH_TOKEN_STORE", "ansible-vault://%s?vault_password=%s"
+                       % (tmp_path / "rt.vault", VAULT_PW))
+    code, result, text = _invocation_and_log(refresh_token, dict(CONNECTION, store=str(tmp_path / "x.json")),
+                                             capsys, monkeypatch)
+    assert code == 1 and VAULT_PW not in text
