@@ -130,9 +130,29 @@ class BulkTokenStore:
     def set_target(self, key, target):
         self.inner.set_target(key, target)
 
+    @property
+    def discovery(self):
+        return getattr(self.inner, "discovery", None)
+
     def flush(self):
         if hasattr(self.inner, "save"):
             self.inner.save()
+
+
+def memory_discovery(discovery):
+    """The discovery cache for a run over many customer tenants: what other runs kept is read once, new
+    authorities are kept in memory only (writing the file once per customer tenant would be quadratic)."""
+    if discovery is None or not getattr(discovery, "path", None):
+        return discovery
+
+    class _ReadOnce(type(discovery)):
+        def put(self, url, status, content_type, body):
+            if self._entries is None:
+                self._entries = self._read()
+            self._entries[url] = {"status": status, "content_type": content_type, "body": body,
+                                  "expires_at": self.clock() + 3600}
+
+    return _ReadOnce(path=discovery.path, clock=discovery.clock)
 
 
 def _days_left(end, now):

@@ -319,7 +319,12 @@ def refresh_token_age(client):
 
 def read_partner(name, regions, options, desired, params):
     from ansible_collections.cloudpartner.csp.plugins.module_utils.client import CspClient
-    from ansible_collections.cloudpartner.csp.plugins.module_utils.fleet import BookReader, BulkTokenStore, error_view
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.fleet import (
+        BookReader,
+        BulkTokenStore,
+        error_view,
+        memory_discovery,
+    )
     from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HttpClient, SharedThrottle
     http = HttpClient(verify=options.verify, throttle=SharedThrottle(params["concurrency"]))
     client = CspClient(options, http=http)
@@ -327,6 +332,9 @@ def read_partner(name, regions, options, desired, params):
     age = None
     try:
         store = client.tokens.store = BulkTokenStore(client.tokens.store)
+        adapter = getattr(client.tokens, "adapter", None)
+        if adapter is not None and hasattr(adapter, "discovery"):
+            adapter.discovery = memory_discovery(adapter.discovery)
         age = refresh_token_age(client)
         reader = BookReader(client, name, regions, desired, concurrency=params["concurrency"],
                             only=params.get("customers"), read_customers=params["read_customer_tenants"],
