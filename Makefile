@@ -7,11 +7,17 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
-# ansible-core 2.16 is the oldest supported release (meta/runtime.yml); 2.20+
-# is admitted once the suite has run against it.
+# ansible-core 2.16 is the oldest supported release (meta/runtime.yml; AAP 2.5's
+# execution environments ship it); 2.20+ needs Python >= 3.12, which these
+# machines lack, and is admitted once the suite has run against it. `make test`
+# runs on the newest release of the range and repeats the units and
+# CORE_OLDEST_INTEGRATION on 2.16 in .venv-2.16 (make core-oldest runs more).
 ANSIBLE_CORE ?= ansible-core>=2.16,<2.20
+CORE_OLDEST := ansible-core>=2.16,<2.17
+CORE_OLDEST_VENV := .venv-2.16
+CORE_OLDEST_INTEGRATION ?= inventory_customers
 REQUIREMENT_FILES := requirements.txt test-requirements.txt $(wildcard tests/requirements-*.txt)
 # The stamp name carries a hash of the requirement files and the ansible-core
 # range, so changing any of them reinstalls and an unchanged tree does not.
@@ -28,7 +34,8 @@ export PATH := $(BIN):$(PATH)
 EMULATOR_STATE := $(BUILD_ROOT)/emulator
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
 
-.PHONY: help venv collection-link emulator lint sanity units emulator-tests sam-tests integration test demo clean
+.PHONY: units-2.16 integration-2.16 sanity-2.16 core-oldest help venv collection-link emulator lint sanity units emulator-tests sam-tests integration test demo clean \
+	collection-build ee-context galaxy-importer awx-artifacts
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -92,7 +99,65 @@ integration: venv ## Integration targets against a fresh emulator (no Docker)
 	cd $(COLLECTION) && $(ANSIBLE_TEST) integration --python-interpreter $(BIN)/python --color no $(INTEGRATION_ARGS)
 
 test: venv ## Everything CI runs: lint, sanity, units, emulator tests, integration; ends with "N passed, N failed"
-	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests sam-tests integration
+	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests sam-tests awx-artifacts integration \
+	  units-2.16 integration-2.16
+
+# The same steps on ansible-core 2.16 in their own virtual environment (.venv-2.16).
+units-2.16: ## Unit tests on ansible-core 2.16
+	$(MAKE) --no-print-directory units VENV=$(CORE_OLDEST_VENV) ANSIBLE_CORE='$(CORE_OLDEST)' PYTEST_ARGS='$(PYTEST_ARGS)'
+
+integration-2.16: ## Integration targets CORE_OLDEST_INTEGRATION (or INTEGRATION_ARGS) on ansible-core 2.16
+	$(MAKE) --no-print-directory integration VENV=$(CORE_OLDEST_VENV) ANSIBLE_CORE='$(CORE_OLDEST)' \
+	  INTEGRATION_ARGS='$(or $(INTEGRATION_ARGS),$(CORE_OLDEST_INTEGRATION))'
+
+sanity-2.16: ## ansible-test sanity of ansible-core 2.16
+	$(MAKE) --no-print-directory sanity VENV=$(CORE_OLDEST_VENV) ANSIBLE_CORE='$(CORE_OLDEST)' SANITY_ARGS='$(SANITY_ARGS)'
+
+core-oldest: ## Everything on ansible-core 2.16: sanity, units, every integration target
+	$(MAKE) --no-print-directory sanity-2.16 units-2.16
+	$(MAKE) --no-print-directory integration-2.16 INTEGRATION_ARGS=' '
+
+# The release artifact: the collection copy with its changelog released for galaxy.yml's version
+# (antsibull-changelog release, in a scratch copy: the work tree keeps its fragments), built with
+# ansible-galaxy into .build/ee/ (also as cloudpartner-csp.tar.gz, the name ee/local expects).
+RELEASE_DIR := $(BUILD_ROOT)/release/ansible_collections/cloudpartner/csp
+EE_DIR := $(BUILD_ROOT)/ee
+collection-build: venv collection-link ## Build the collection tarball (with CHANGELOG.rst) into .build/ee/
+	rm -rf $(BUILD_ROOT)/release && mkdir -p $(RELEASE_DIR) $(EE_DIR)
+	cd $(COLLECTION) && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(RELEASE_DIR)
+	cd $(RELEASE_DIR) && $(BIN)/antsibull-changelog lint && $(BIN)/antsibull-changelog release --is-collection >/dev/null
+	rm -f $(EE_DIR)/cloudpartner-csp-*.tar.gz
+	cd $(RELEASE_DIR) && $(BIN)/ansible-galaxy collection build --force --output-path $(EE_DIR) >/dev/null
+	cp $(EE_DIR)/cloudpartner-csp-*.tar.gz $(EE_DIR)/cloudpartner-csp.tar.gz
+	@echo "collection-build: $$(ls $(EE_DIR)/cloudpartner-csp-*.tar.gz)"
+
+# ansible-builder writes the build context (Containerfile, requirements) without a container engine;
+# building the image (`podman build .build/ee/local/context`) is left to a machine that has one.
+ee-context: collection-build ## ansible-builder create for ee/local (the tarball) and ee/galaxy
+	for kind in local galaxy; do \
+	  rm -rf $(EE_DIR)/$$kind && \
+	  $(BIN)/ansible-builder create -f ee/$$kind/execution-environment.yml -c $(EE_DIR)/$$kind/context \
+	    --output-filename Containerfile >/dev/null && \
+	  grep -q 'ansible-galaxy collection install' $(EE_DIR)/$$kind/context/Containerfile && \
+	  echo "ee-context: $(EE_DIR)/$$kind/context/Containerfile"; \
+	done
+	tar -xzOf $(EE_DIR)/local/context/_build/collections/cloudpartner-csp.tar.gz CHANGELOG.rst | grep -c 'cloudpartner.csp' >/dev/null
+
+# galaxy-importer (what Galaxy runs on upload) in its own virtual environment: it pins linters of its
+# own. scripts/galaxy-importer.cfg runs it offline: no ansible-test container, no network.
+GALAXY_IMPORTER_VENV := $(BUILD_ROOT)/galaxy-importer-venv
+$(GALAXY_IMPORTER_VENV)/.installed: scripts/galaxy-importer-requirements.txt
+	test -x $(GALAXY_IMPORTER_VENV)/bin/python || $(PYTHON) -m venv $(GALAXY_IMPORTER_VENV)
+	$(GALAXY_IMPORTER_VENV)/bin/python -m pip install --quiet -r scripts/galaxy-importer-requirements.txt
+	touch $@
+
+galaxy-importer: collection-build $(GALAXY_IMPORTER_VENV)/.installed ## galaxy-importer on the built tarball
+	cd $(EE_DIR) && PATH=$(GALAXY_IMPORTER_VENV)/bin:$$PATH GALAXY_IMPORTER_CONFIG=$(CURDIR)/scripts/galaxy-importer.cfg \
+	  $(GALAXY_IMPORTER_VENV)/bin/python -m galaxy_importer.main $$(ls $(EE_DIR)/cloudpartner-csp-*.tar.gz) \
+	  >$(EE_DIR)/galaxy-importer.log 2>&1 || { cat $(EE_DIR)/galaxy-importer.log; exit 1; }
+	$(BIN)/python scripts/check_galaxy_import.py $(EE_DIR)
+
+awx-artifacts: ee-context galaxy-importer ## The release tarball, galaxy-importer on it, the execution environments' build contexts
 
 # The demo: a fresh emulator with the demo world; playbooks/demo.yml over two inventories, the partner
 # tenants (playbooks/inventory/demo.yml) and their customers from Partner Center (the customers inventory

@@ -127,7 +127,7 @@ def count_ansible_test(result, log_path, returncode, started):
 
 
 def extra_args(step):
-    if step in ('units', 'emulator-tests', 'sam-tests'):
+    if step in ('units', 'units-2.16', 'emulator-tests', 'sam-tests'):
         xml_path = os.path.join(LOGS, step + '.xml')
         if os.path.exists(xml_path):
             os.unlink(xml_path)
@@ -169,11 +169,11 @@ def main(steps):
 
 def count(result, returncode, log_path):
     step = result.step
-    if step in ('units', 'emulator-tests', 'sam-tests'):
+    if step in ('units', 'units-2.16', 'emulator-tests', 'sam-tests'):
         count_junit(result, os.path.join(LOGS, step + '.xml'), returncode)
     elif step == 'sanity':
         count_ansible_test(result, log_path, returncode, r'(?m)^Running sanity test "')
-    elif step == 'integration':
+    elif step in ('integration', 'integration-2.16'):
         count_ansible_test(result, log_path, returncode, r'(?m)^Running \S+ integration test (?:role|script)')
     elif returncode:
         result.failed = 1

@@ -103,6 +103,8 @@ options:
     type: path
 notes:
   - Secrets, refresh tokens and access tokens never appear in results or error messages.
+  - An empty environment variable counts as unset (AWX injects an empty string for every credential field left
+    empty), so the option keeps its default.
 requirements:
   - python >= 3.9
   - msal >= 1.24.0
@@ -229,6 +231,10 @@ options:
         key: token_cache_path
     vars:
       - name: csp_token_cache
+notes:
+  - An empty value (environment variable, variable or keyword) counts as unset, before any type conversion, so
+    the option takes its next source or its default (AWX injects an empty string for every credential field left
+    empty).
 requirements:
   - python >= 3.9
   - msal >= 1.24.0

@@ -13,9 +13,20 @@ description:
     templates such as C({{ lookup('env', 'CSP_US_SECRET') }}). Options not given for a partner tenant
     (endpoints, CA bundle, cloud, token cache) come from the plugin's own options, which read the C(CSP_*)
     environment. Without O(partner_tenants) the plugin's own connection options are the one partner tenant.
-  - A partner tenant that fails (credentials, network, permissions) is reported as a warning; the others still load.
+  - Empty values count as unset everywhere, so the option takes its next source or its default. AWX injects an
+    empty C(CSP_*) variable for every credential field left empty; a template can render an empty string too.
+  - A partner tenant that cannot be read (credentials, network, permissions) fails the inventory (an AWX inventory
+    update ends failed) unless O(partner_tenant_errors=warn), which loads the others and warns.
   - Host variables C(csp_tenant_id), C(csp_domain), C(csp_company_name), C(csp_region), C(csp_partner_tenant),
-    C(csp_partner_tenant_id), C(csp_relationship_to_partner), C(csp_dap) and C(csp_gdap).
+    C(csp_partner_tenant_id), C(csp_relationship_to_partner), C(csp_dap) and C(csp_gdap); with
+    O(local_connection=true) also C(ansible_connection=local) and C(ansible_python_interpreter) set to
+    C({{ ansible_playbook_python }}), the Python running ansible-playbook (in AWX, the execution environment's).
+  - C(csp_partner_tenant) is the partner tenant's name, O(partner_tenants[].name), or for the single partner
+    tenant of the connection options O(partner_name) (E(CSP_PARTNER_NAME)). It must be the key of that partner
+    tenant in the playbooks' partner variables (for example C(onboard_customer_partner_tenants)), which check
+    that a customer's record is in the partner tenant of its region. Without a name it is null (no
+    C(partner_*) group) and a warning says so; playbooks then match the partner tenant by
+    C(csp_partner_tenant_id).
   - Groups C(region_<region>) (lower case, for example C(region_eu)), C(partner_<name>) and C(gdap_<state>)
     with state C(active), C(pending), C(ended) or C(none); and whatever O(groups), O(keyed_groups) and O(compose) make.
   - The file name must end in C(csp_customers.yml) or C(csp_customers.yaml).
@@ -67,6 +78,37 @@ options:
       region:
         description: The region the partner tenant serves (C(NA), C(EU), C(AS), ...), for C(csp_region) and the region group.
         type: str
+  partner_name:
+    description:
+      - Name of the one partner tenant given by the connection options (when O(partner_tenants) is not set), for
+        C(csp_partner_tenant) and the C(partner_<name>) group. Use the key that names this partner tenant in the
+        playbooks' partner variables, for example V(us).
+    type: str
+    env:
+      - name: CSP_PARTNER_NAME
+  partner_region:
+    description:
+      - Region served by the one partner tenant given by the connection options (V(NA), V(EU), V(AS), ...), for
+        C(csp_region) and the region group.
+    type: str
+    env:
+      - name: CSP_PARTNER_REGION
+  partner_tenant_errors:
+    description:
+      - What a partner tenant that cannot be read does. V(fail) fails the inventory, so an AWX inventory update
+        ends failed instead of silently dropping that tenant's customers; V(warn) loads the other tenants and
+        warns (the result is then not cached).
+    type: str
+    choices: [fail, warn]
+    default: fail
+  local_connection:
+    description:
+      - Set C(ansible_connection=local) and C(ansible_python_interpreter={{ ansible_playbook_python }}) for every
+        customer host. Customer tenants are API endpoints, every task runs on the controller (in AWX, in the
+        execution environment), with the Python that has the collection's requirements.
+      - Variables of the same name from O(compose) or group variables take precedence as usual.
+    type: bool
+    default: true
   hostname:
     description: What names the host.
     type: str
@@ -102,12 +144,14 @@ partner_tenants:
 keyed_groups:
   - key: csp_gdap.state
     prefix: relationship
-compose:
-  ansible_connection: "'local'"
 cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/csp-inventory
 cache_timeout: 3600
+
+# inventory/us.csp_customers.yml: an AWX inventory source whose credential ("Microsoft CSP partner app")
+# injects CSP_TENANT_ID, CSP_CLIENT_ID, CSP_CLIENT_SECRET, CSP_PARTNER_NAME and CSP_PARTNER_REGION
+plugin: cloudpartner.csp.customers
 """
 
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -118,7 +162,18 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.client import Csp
 from ansible_collections.cloudpartner.csp.plugins.module_utils.customers import PAGE_SIZE, Customers, customer_view
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import ACTIVE, ENDED, GdapClient
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import CONNECTION_ENV, ConnectionOptions
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import (
+    CONNECTION_ENV, ConnectionOptions, empty_env_hidden, is_unset)
+
+try:  # ansible-core 2.19+: strings from a plugin are not templated unless trusted
+    from ansible.template import trust_as_template
+    wrap_var = None
+except ImportError:  # 2.16-2.18: every string is templated unless marked unsafe
+    trust_as_template = None
+    from ansible.utils.unsafe_proxy import wrap_var
+
+# Customer tenants are API endpoints: every task runs on the controller, with the Python running the playbook.
+PYTHON = "{{ ansible_playbook_python }}"
 
 # Each regional partner tenant has its own app, credentials and integration user (so its own store).
 PER_PARTNER = ("tenant_id", "client_id", "client_secret", "client_certificate_path", "refresh_token",
@@ -176,21 +231,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 shared[name] = None
         entries = self.get_option("partner_tenants")
-        if not entries:
+        single = not entries
+        if single:
+            # the connection options (CSP_* environment): one partner tenant, named by partner_name
             entry = {name: self.get_option(name) for name in PER_PARTNER}
-            entry["name"] = "default"
+            entry["name"] = self.get_option("partner_name")
+            entry["region"] = self.get_option("partner_region")
             entries = [entry]
         partners, seen = [], set()
         for index, entry in enumerate(entries, 1):
-            if not isinstance(entry, dict) or not entry.get("name"):
+            if not isinstance(entry, dict) or (not single and is_unset(entry.get("name"))):
                 raise AnsibleParserError("partner_tenants[%d] needs a name" % index)
             if entry["name"] in seen:
                 raise AnsibleParserError("partner_tenants: the name %r is used twice" % entry["name"])
             seen.add(entry["name"])
             values = dict(shared)
-            values.update({k: self._template(entry.get(k)) for k in PER_PARTNER if entry.get(k) is not None})
-            partners.append({"name": str(entry["name"]), "region": self._template(entry.get("region")),
-                             "values": values})
+            for key in PER_PARTNER:
+                value = self._template(entry.get(key))
+                if not is_unset(value):  # a template rendering "" leaves the option unset
+                    values[key] = value
+            name = self._template(entry.get("name"))
+            region = self._template(entry.get("region"))
+            if is_unset(name):
+                name = None
+                self.display.warning(
+                    "cloudpartner.csp.customers: the partner tenant %s has no name (set partner_name or "
+                    "CSP_PARTNER_NAME to its key in the playbooks' partner variables, e.g. us); csp_partner_tenant "
+                    "is null and playbooks match it by csp_partner_tenant_id" % (values.get("tenant_id") or "?"))
+            partners.append({"name": None if name is None else str(name),
+                             "region": None if is_unset(region) else str(region), "values": values})
         return partners
 
     # --- loading ---------------------------------------------------------------------------
@@ -224,24 +293,33 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("page_size must be between 1 and %d" % PAGE_SIZE)
         records, failed = [], []
         for partner in self._partners():
+            label = partner["name"] or partner["values"].get("tenant_id") or "(no tenant_id)"
             try:
                 records.extend(self._load_partner(partner, page_size, self.get_option("gdap_summary")))
             except CspError as err:
-                # one regional tenant being down must not hide the customers of the others
-                failed.append(partner["name"])
-                self.display.warning("cloudpartner.csp.customers: partner tenant %s skipped: %s"
-                                     % (partner["name"], err))
+                if self.get_option("partner_tenant_errors") != "warn":
+                    # an inventory update that silently drops a region's customers looks like success
+                    raise AnsibleError("cloudpartner.csp.customers: partner tenant %s cannot be read: %s "
+                                       "(partner_tenant_errors=warn loads the others)" % (label, err)) from None
+                failed.append(label)
+                self.display.warning("cloudpartner.csp.customers: partner tenant %s skipped: %s" % (label, err))
         return {"hosts": records, "failed_partner_tenants": failed}
 
     def _populate(self, data):
         strict = self.get_option("strict")
         hostname_key = "csp_domain" if self.get_option("hostname") == "domain" else "csp_tenant_id"
+        local = self.get_option("local_connection")
         for record in data["hosts"]:
             host = record.get(hostname_key) or record["csp_tenant_id"]
             self.inventory.add_host(host)
             for key, value in record.items():
-                self.inventory.set_variable(host, key, value)
-            groups = [group_name("partner", record["csp_partner_tenant"])]
+                # Partner Center data (company names, domains) is never a template
+                self.inventory.set_variable(host, key, value if trust_as_template else wrap_var(value))
+            if local:
+                self.inventory.set_variable(host, "ansible_connection", "local")
+                self.inventory.set_variable(host, "ansible_python_interpreter",
+                                            trust_as_template(PYTHON) if trust_as_template else PYTHON)
+            groups = [group_name("partner", record["csp_partner_tenant"])] if record["csp_partner_tenant"] else []
             if record.get("csp_region"):
                 groups.append(group_name("region", record["csp_region"]))
             if record.get("csp_gdap") is not None:
@@ -255,7 +333,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        with empty_env_hidden():  # an empty CSP_* variable (AWX) is unset, not the cwd or a bad choice
+            self._read_config_data(path)
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache

@@ -80,9 +80,14 @@ from ansible.plugins.lookup import LookupBase
 from ansible_collections.cloudpartner.csp.plugins.module_utils.client import CspClient
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HAS_REQUESTS
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import (
+    CONNECTION_ENV, ConnectionOptions, empty_env_hidden, is_unset, without_empty)
 from ansible_collections.cloudpartner.csp.plugins.module_utils.query import apply_query, compile_query
 from ansible_collections.cloudpartner.csp.plugins.module_utils.token_cache import HAS_MSAL
+
+
+# the vars: names of the connection options (doc fragment connection.PLUGINS)
+_CONNECTION_VARS = ["csp_" + name for name in CONNECTION_ENV if name != "token_cache_path"] + ["csp_token_cache"]
 
 
 class _TemplatedOptions:
@@ -102,7 +107,14 @@ class _TemplatedOptions:
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
+        # Empty means unset (AWX injects "" for every credential field left empty): an empty CSP_*
+        # variable, csp_* variable or keyword must not become the working directory or fail `choices`.
+        variables = variables or {}
+        empty_vars = [key for key in _CONNECTION_VARS if key in variables and is_unset(variables[key])]
+        if empty_vars:
+            variables = {key: value for key, value in variables.items() if key not in empty_vars}
+        with empty_env_hidden():
+            self.set_options(var_options=variables, direct=without_empty(kwargs, CONNECTION_ENV))
         if not HAS_REQUESTS or not HAS_MSAL:
             raise AnsibleError("cloudpartner.csp.graph needs the Python libraries 'requests' and 'msal' "
                                "on the controller")

@@ -12,7 +12,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from .errors import CspError, CspValidationError, GraphError
+from .errors import CspError, CspTransportError, CspValidationError, GraphError
 from .graph import filter_eq
 from .options import is_guid
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
@@ -27,6 +27,8 @@ PENDING = frozenset(["approvalPending", "approved", "activating"])
 ACTIVE = frozenset(["active", "expiring"])
 ASSIGNMENT_GONE = frozenset(["deleting", "deleted"])
 OPERATION_DONE = frozenset(["succeeded", "failed"])
+# Answers after which a write may still have been carried out (the gateway gave up, not the service).
+LOST_ANSWER_STATUSES = frozenset([500, 502, 504])
 
 MAX_NAME_LENGTH = 50
 DAY = 86400
@@ -207,6 +209,7 @@ class GdapClient:
         self.sleep = sleep
         self.clock = clock
         self.etag_retries = 0
+        self.lost_answers = 0
 
     # --- relationships ------------------------------------------------------------
     def list_relationships(self, odata_filter=None):
@@ -225,7 +228,15 @@ class GdapClient:
         return _strip(self.graph.get("%s/%s" % (RELATIONSHIPS, relationship_id)))
 
     def create_relationship(self, body):
-        return _strip(self.graph.request("POST", RELATIONSHIPS, body=body).json)
+        customer = str((body.get("customer") or {}).get("tenantId") or "").lower()
+
+        def made():
+            for rel in self.find_by_name(body["displayName"]):
+                if rel.get("status") not in ENDED and \
+                        str((rel.get("customer") or {}).get("tenantId") or "").lower() == customer:
+                    return rel
+            return None
+        return self._confirmed(lambda: _strip(self.graph.request("POST", RELATIONSHIPS, body=body).json), made)
 
     def update_relationship(self, relationship_id, etag, body):
         response = self.graph.request("PATCH", "%s/%s" % (RELATIONSHIPS, relationship_id), body=body,
@@ -236,9 +247,14 @@ class GdapClient:
         self.graph.request("DELETE", "%s/%s" % (RELATIONSHIPS, relationship_id), headers={"If-Match": etag})
 
     def request_action(self, relationship_id, action):
-        """``lockForApproval`` or ``terminate``; returns the request object."""
-        return _strip(self.graph.request("POST", "%s/%s/requests" % (RELATIONSHIPS, relationship_id),
-                                         body={"action": action}).json)
+        """``lockForApproval`` or ``terminate``; returns the request object (``{"action"}`` when the
+        answer was lost and the relationship shows the request was carried out)."""
+        def made():
+            status = self.get_relationship(relationship_id).get("status")
+            done = status != "created" if action == "lockForApproval" else status in ENDED
+            return {"action": action} if done else None
+        return self._confirmed(lambda: _strip(self.graph.request(
+            "POST", "%s/%s/requests" % (RELATIONSHIPS, relationship_id), body={"action": action}).json), made)
 
     def list_customers(self):
         return [_strip(c) for c in self.graph.paginate(CUSTOMERS, params={"$top": PAGE_SIZE})]
@@ -256,7 +272,15 @@ class GdapClient:
     def create_assignment(self, relationship_id, group_id, role_ids):
         body = {"accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
                 "accessDetails": unified_roles(role_ids)}
-        return _strip(self.graph.request("POST", self._assignments(relationship_id), body=body).json)
+
+        def made():
+            for assignment in self.list_assignments(relationship_id):
+                container = str((assignment.get("accessContainer") or {}).get("accessContainerId") or "").lower()
+                if container == group_id.lower() and assignment.get("status") not in ("deleting", "deleted"):
+                    return assignment
+            return None
+        return self._confirmed(lambda: _strip(self.graph.request(
+            "POST", self._assignments(relationship_id), body=body).json), made)
 
     def update_assignment(self, relationship_id, assignment_id, etag, role_ids):
         """PATCH the roles; returns the operation URL when the service answers 202, else None."""
@@ -269,6 +293,24 @@ class GdapClient:
     def delete_assignment(self, relationship_id, assignment_id, etag):
         self.graph.request("DELETE", "%s/%s" % (self._assignments(relationship_id), assignment_id),
                            headers={"If-Match": etag})
+
+    # --- writes whose answer may be lost ---------------------------------------------------
+    def _confirmed(self, send, made):
+        """``send()`` a write that is not idempotent (a POST without a request id). When its answer
+        is lost, a dropped connection or a 500/502/504 from a gateway that gave up while the service
+        went on, ``made()`` looks for what the write would have made: found, that is the result (no
+        second write, so no duplicate and no "already exists" failure); not found, the error stands
+        and a rerun tries again."""
+        try:
+            return send()
+        except (CspTransportError, GraphError) as err:
+            if isinstance(err, GraphError) and err.status not in LOST_ANSWER_STATUSES:
+                raise
+            found = made()
+            if found is None:
+                raise
+            self.lost_answers += 1
+            return found
 
     # --- ETags, polling ---------------------------------------------------------------
     def with_fresh_etag(self, current, read, write):

@@ -93,28 +93,30 @@ class GraphClient:
         return token
 
     def request(self, method, path_or_url, params=None, headers=None, body=None, expected_status=None,
-                raw_body=None):
-        """One call; returns ``GraphResponse`` or raises ``GraphError`` (status not expected, default 2xx)."""
+                raw_body=None, idempotent=None):
+        """One call; returns ``GraphResponse`` or raises ``GraphError`` (status not expected, default 2xx).
+        ``idempotent`` overrides the method's (a POST that only reads, such as a ``$batch`` of GETs)."""
         url = self.url(path_or_url)
         method = method.upper()
         token = self._token()
-        response = self._send(method, url, token, params, headers, body, raw_body)
+        response = self._send(method, url, token, params, headers, body, raw_body, idempotent)
         if response.status_code == 401 and token.token_source == "cache":
             # a cached token the service no longer accepts (revoked, or claims changed): once, fresh
-            response = self._send(method, url, self._token(fresh=True), params, headers, body, raw_body)
+            response = self._send(method, url, self._token(fresh=True), params, headers, body, raw_body, idempotent)
         if not status_expected(response.status_code, expected_status):
             raise error_from_response(response, "graph", action="%s %s" % (method, url.split("?", maxsplit=1)[0]))
         self.last_response = GraphResponse(response.status_code, response.headers, response.json(),
                                            response.request_id, response.client_request_id)
         return self.last_response
 
-    def _send(self, method, url, token, params, headers, body, raw_body):
+    def _send(self, method, url, token, params, headers, body, raw_body, idempotent=None):
         all_headers = {"Authorization": "Bearer " + token.token, "Accept": "application/json"}
         all_headers.update(headers or {})
         kwargs = {"json": body} if raw_body is None else {"data": raw_body}
         if body is None and raw_body is None:
             kwargs = {}
-        return self.http.send(method, url, headers=all_headers, params=params or None, **kwargs)
+        return self.http.send(method, url, headers=all_headers, params=params or None, idempotent=idempotent,
+                              **kwargs)
 
     def get(self, path, params=None, headers=None, expected_status=None):
         return self.request("GET", path, params=params, headers=headers, expected_status=expected_status).json
@@ -232,7 +234,9 @@ class GraphClient:
         for round_no in range(1, rounds + 1):
             throttled, waits = set(), []
             for chunk in self.chunk(pending):
-                response = self.request("POST", "/$batch", body={"requests": chunk})
+                # a batch of reads may be sent again when its answer is lost; one with a write may not
+                reads_only = all(str(r.get("method", "GET")).upper() in ("GET", "HEAD") for r in chunk)
+                response = self.request("POST", "/$batch", body={"requests": chunk}, idempotent=reads_only or None)
                 for sub in (response.json or {}).get("responses", []):
                     rid = str(sub.get("id"))
                     results[rid] = {"id": rid, "status": sub.get("status"), "headers": sub.get("headers") or {},

@@ -4,8 +4,9 @@
 
 - ``verify`` is passed on *every* request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override
   ``Session.verify`` when a call passes none, which would silently ignore ``ca_bundle``.
-- 429/503 are retried for any method (the service did not act); 504 and dropped connections only
-  for idempotent calls, since a POST may have been carried out before the connection died.
+- 429/503 are retried for any method (the service did not act); 500, 502, 504 and dropped
+  connections only for idempotent calls (and POSTs with a Partner Center MS-RequestId), since a
+  POST may have been carried out before the connection died or the gateway gave up.
 - ``Retry-After`` (seconds, fractional allowed, or an HTTP date) is honoured exactly; a wait longer
   than ``max_wait`` or beyond the total budget ends the retries with the service's error.
 """
@@ -46,6 +47,8 @@ except ImportError as exc:  # pragma: no cover - sanity's import test runs witho
 IDEMPOTENT_METHODS = frozenset(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
 THROTTLE_STATUSES = frozenset([429, 503])
 RETRY_STATUSES = frozenset([429, 503, 504])
+# Answers after which the service may have acted: retried only when a repeat is harmless.
+RETRY_IF_IDEMPOTENT = frozenset([500, 502, 504])
 
 
 class RetryPolicy:
@@ -352,9 +355,9 @@ class HttpClient:
                 waited += self._wait(delay)
                 continue
             status = response.status_code
-            if not retry or status not in RETRY_STATUSES:
+            if not retry or status not in RETRY_STATUSES | RETRY_IF_IDEMPOTENT:
                 return response
-            if status == 504 and not idempotent:
+            if status in RETRY_IF_IDEMPOTENT and not idempotent:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:

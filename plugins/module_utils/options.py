@@ -8,9 +8,10 @@ from a module, a lookup/inventory plugin or a plain dict, so everything below is
 
 import os
 import re
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.parameters import AnsibleFallbackNotFound
 
 from .cloud import CLOUD_NAMES, get_cloud
 from .errors import CspValidationError, register_secret
@@ -30,6 +31,57 @@ CONNECTION_ENV = {
     "ca_bundle": "CSP_CA_BUNDLE",
     "token_cache_path": "CSP_TOKEN_CACHE",
 }
+
+# Not connection options, but read from the same CSP_* environment by the customers inventory plugin.
+PLUGIN_ENV = ("CSP_PARTNER_NAME", "CSP_PARTNER_REGION")
+
+
+def is_unset(value):
+    """Empty means unset: ``None``, ``""`` (or only blanks) and ``{}``.
+
+    AWX renders every credential field the credential does not hold as ``""``, so every
+    ``CSP_*`` variable can arrive empty; it must read exactly as if it were absent.
+    """
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, dict) and not value
+
+
+def env_fallback(*names):
+    """``env_fallback`` of AnsibleModule, except that an empty variable counts as unset.
+
+    It runs before type conversion and ``choices`` (``CSP_CLOUD=""`` must not fail validation).
+    """
+    for name in names:
+        if not is_unset(os.environ.get(name)):
+            return os.environ[name]
+    raise AnsibleFallbackNotFound
+
+
+@contextmanager
+def empty_env_hidden(names=None):
+    """Hide empty ``CSP_*`` variables while a plugin's options are resolved, then restore them.
+
+    ansible-core resolves plugin options from the environment and converts them by type: ``""``
+    becomes the working directory for ``type: path`` and fails ``choices``. Hidden, the option takes
+    its next source (ini, default) exactly as if the variable were absent.
+    """
+    names = tuple(CONNECTION_ENV.values()) + PLUGIN_ENV if names is None else tuple(names)
+    hidden = {name: os.environ.pop(name) for name in names
+              if name in os.environ and is_unset(os.environ[name])}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+def without_empty(values, names=None):
+    """A copy of a dict without the entries that are unset (``""``, ``None``); ``names`` limits the check."""
+    return {key: value for key, value in (values or {}).items()
+            if not ((names is None or key in names) and is_unset(value))}
+
 
 CONNECTION_ARGSPEC = {
     "tenant_id": dict(type="str", fallback=(env_fallback, ["CSP_TENANT_ID"])),
@@ -160,7 +212,8 @@ class ConnectionOptions:
     """The validated connection options, however they were supplied."""
 
     def __init__(self, values):
-        self._raw = {name: values.get(name) for name in CONNECTION_ENV}
+        # empty means unset, whatever the source (an AWX injection, a template rendering "")
+        self._raw = {name: None if is_unset(values.get(name)) else values.get(name) for name in CONNECTION_ENV}
         for name in ("client_secret", "refresh_token"):
             register_secret(self._raw.get(name))
         self._validated = False
@@ -193,7 +246,7 @@ class ConnectionOptions:
         merged = {}
         for name, env in CONNECTION_ENV.items():
             value = values.get(name)
-            if value is None and use_env:
+            if is_unset(value) and use_env:
                 value = os.environ.get(env)
             merged[name] = value
         return cls(merged)
@@ -228,7 +281,7 @@ class ConnectionOptions:
             raise CspValidationError("token_cache_path %s must be a directory (the cache keeps one file per "
                                      "login host and app in it)" % cache, code="InvalidTokenCache")
         store = self._raw.get("refresh_token_store")
-        if store not in (None, "", {}):
+        if store is not None:
             from .refresh_token_store import parse_store_spec
             if self._raw.get("refresh_token"):
                 raise CspValidationError("refresh_token and refresh_token_store are mutually exclusive: the store "
@@ -271,7 +324,7 @@ class ConnectionOptions:
     @property
     def grant(self):
         """The default grant: refresh token (delegated, app+user) when one is given."""
-        delegated = self._raw.get("refresh_token") or self._raw.get("refresh_token_store") not in (None, "", {})
+        delegated = self._raw.get("refresh_token") or self._raw.get("refresh_token_store") is not None
         return "refresh_token" if delegated else "client_credentials"
 
     @property

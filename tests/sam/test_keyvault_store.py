@@ -68,7 +68,7 @@ def test_key_vault_keeps_only_the_newest_two_versions_readable(emu):
     store_uri = "keyvault+https://%s/us-hygiene" % emu.keyvault_endpoint.split("://", 1)[1]
     store = client_for(emu, store_uri).tokens.refresh_store
     store.save(US_SEED, None, metadata={"source": "imported"})
-    for _ in range(4):
+    for _round in range(4):
         client_for(emu, store_uri).tokens.get_token(resource="graph", fresh=True)
     with emu.world.lock:
         versions = list(keyvault.vaults(emu.world)["contoso-us-kv"].secrets["us-hygiene"])

@@ -11,11 +11,23 @@ Configuration (world ``settings.faults`` or ``PUT /_emulator/faults``)::
     error_rate: 0.0               # share of requests answered with one of error_statuses
     error_statuses: [503, 504]
     drop_rate: 0.0                # share of requests whose connection is closed unanswered
+    act_drop_rate: 0.0            # share of writes the service carries out, then the answer is lost
+    act_error_rate: 0.0           # share of writes the service carries out, then answers a 5xx
+    act_error_statuses: [500, 502, 504]
+    act_methods: [POST, PUT, PATCH, DELETE]
+    act_services: [graph, partner_center]   # where act_* faults apply (token requests are not writes)
+    retry_after_fractions: false  # Retry-After in whole seconds (RFC 7231); true keeps fractions
     services: [login, graph, partner_center]   # where latency, errors and drops apply
+
+Every fault but the act_* ones is answered before the handler runs (the service never acted);
+act_drop and act_error run the handler first, so the write happened and only its answer is lost
+or replaced. Each is marked in the request log: ``fault`` = throttle, error, drop, act_drop or
+act_error (an act_* entry keeps the status the service would have answered).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -60,8 +72,20 @@ class Faults:
             if not 0.0 <= float(cfg.get(name) or 0.0) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         self.drop_rate = float(cfg.get("drop_rate") or 0.0)
+        for name in ("act_drop_rate", "act_error_rate"):
+            if not 0.0 <= float(cfg.get(name) or 0.0) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        self.act_drop_rate = float(cfg.get("act_drop_rate") or 0.0)
+        self.act_error_rate = float(cfg.get("act_error_rate") or 0.0)
+        self.act_error_statuses = tuple(int(s) for s in (cfg.get("act_error_statuses") or (500, 502, 504)))
+        if not self.act_error_statuses or not set(self.act_error_statuses) <= {500, 502, 503, 504}:
+            raise ValueError("act_error_statuses must be a list of 500, 502, 503, 504")
+        self.act_methods = {str(m).upper() for m in (cfg.get("act_methods") or ("POST", "PUT", "PATCH", "DELETE"))}
+        self.act_services = set(cfg.get("act_services") or ("graph", "partner_center"))
+        self.retry_after_fractions = bool(cfg.get("retry_after_fractions", False))
         self.active = bool(self._latency or self._latency_routes or self._limit is not None
-                           or self.throttle_rate or self.error_rate or self.drop_rate)
+                           or self.throttle_rate or self.error_rate or self.drop_rate
+                           or self.act_drop_rate or self.act_error_rate)
 
     def public(self) -> dict:
         return dict(self.config)
@@ -126,13 +150,18 @@ def _app_id_of(req: server.Request) -> str | None:
     return app_id if isinstance(app_id, str) else None
 
 
-def format_retry_after(seconds: float) -> str:
+def format_retry_after(seconds: float, fractions: bool = False) -> str:
+    """Retry-After as delta-seconds: a whole number, rounded up (RFC 7231 section 7.1.3; Graph's
+    throttling guidance), unless the faults setting retry_after_fractions asks for fractions."""
+    if not fractions:
+        return str(max(1, math.ceil(seconds - 1e-9)))
     text = f"{seconds:.3f}".rstrip("0").rstrip(".")
     return text or "0"
 
 
 def throttled_error(req: server.Request, seconds: float) -> server.HttpError:
-    headers = {"Retry-After": format_retry_after(seconds)}
+    faults = req.world.faults or for_world(req.world)
+    headers = {"Retry-After": format_retry_after(seconds, faults.retry_after_fractions)}
     if req.service == "partner_center":
         return server.pc_error(req, 429, 429, f"Rate limit is exceeded. Try again in {headers['Retry-After']} "
                                "seconds.", headers)
@@ -164,15 +193,43 @@ def before(req: server.Request) -> Any:
         req.log_fault = "error"
         statuses = faults.error_statuses
         status = statuses[min(int(faults.random() * len(statuses)), len(statuses) - 1)]
-        headers = {"Retry-After": "1"} if status == 503 else {}
-        if req.service == "graph":
-            code = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceNotAvailable",
-                    504: "GatewayTimeout"}[status]
-            return server.graph_error(req, status, code, "The service is temporarily unavailable. "
-                                      "Please retry later.", headers)
-        return server.service_error(req, req.service, status, "The service is temporarily unavailable.",
-                                    headers=headers)
+        return _server_error(req, status)
     return _throttle(req, faults)
+
+
+def _server_error(req: server.Request, status: int) -> server.HttpError:
+    headers = {"Retry-After": "1"} if status == 503 else {}
+    if req.service == "graph":
+        code = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceNotAvailable",
+                504: "GatewayTimeout"}[status]
+        return server.graph_error(req, status, code, "The service is temporarily unavailable. "
+                                  "Please retry later.", headers)
+    return server.service_error(req, req.service, status, "The service is temporarily unavailable.",
+                                headers=headers)
+
+
+def after(req: server.Request, response: server.Response) -> Any:
+    """Run after the handler of a write: returns None (answer as is), ``"drop"`` (the write is done,
+    the connection closes unanswered) or a Response to send instead (the write is done, the client
+    reads a 5xx). Only writes the service carried out (status < 400) of top-level requests count:
+    a $batch step shares its batch's answer."""
+    faults = req.world.faults
+    if faults is None or not (faults.act_drop_rate or faults.act_error_rate):
+        return None
+    if (req.service not in faults.act_services or req.method not in faults.act_methods or response.status >= 400
+            or getattr(req, "batch_step", False)):
+        return None
+    if faults.act_drop_rate and faults.random() < faults.act_drop_rate:
+        req.world.count("faults.act_dropped")
+        req.log_fault = "act_drop"
+        return "drop"
+    if faults.act_error_rate and faults.random() < faults.act_error_rate:
+        req.world.count("faults.act_errors")
+        req.log_fault = "act_error"
+        statuses = faults.act_error_statuses
+        status = statuses[min(int(faults.random() * len(statuses)), len(statuses) - 1)]
+        return _server_error(req, status).response()
+    return None
 
 
 def _throttle(req: server.Request, faults: Faults) -> server.HttpError | None:

@@ -27,6 +27,8 @@ APPROVAL_LINK = "https://admin.microsoft.com/AdminPortal/Home#/partners/invitati
 
 GLOBAL_ADMIN = catalog.ROLE_TEMPLATES["Global Administrator"]
 KNOWN_ROLES = frozenset(catalog.ROLE_TEMPLATES.values())
+# Statuses in which a relationship is in force (its access assignments grant their roles).
+ACTIVE_STATES = ("active", "expiring")
 MIN_DURATION = DAY
 MAX_DURATION = 730 * DAY
 PENDING_LIMIT = 90 * DAY
@@ -198,18 +200,27 @@ def refresh(world, rel: dict, read: bool = False) -> dict:
     for op in rel.get("_operations", {}).values():
         if op.get("status") in ("notStarted", "running") and now >= (_ts(op.get("createdDateTime")) or now) + delay:
             _op_step(world, rel, op, to="succeeded")
-    if rel.get("status") == "active":
+    if rel.get("status") in ACTIVE_STATES:
         end = _ts(rel.get("endDateTime"))
+        extend = rel.get("autoExtendDuration") or "PT0S"
+        seconds = parse_duration(extend) if extend not in ("PT0S", "P0D") else 0
         if end is not None and now >= end:
-            extend = rel.get("autoExtendDuration") or "PT0S"
-            seconds = parse_duration(extend) if extend not in ("PT0S", "P0D") else 0
             if seconds > 0:
                 while end <= now:  # auto-extension renews for another period each time it runs out
                     end += seconds
                 rel["endDateTime"] = world.clock.iso(end)
             else:
-                rel["status"] = "expired"
+                rel["status"] = rel["_shown"] = "expired"
             bump(world, rel)
+        elif end is not None:
+            # A relationship that will not be extended reads "expiring" in its last days; it still
+            # grants access (delegatedAdminRelationshipStatus has both values). Auto-extension set
+            # later makes it "active" again.
+            window = float(world.settings.get("gdap_expiring_days") or 0) * 86400
+            expiring = not seconds and end - now <= window
+            if expiring != (rel["status"] == "expiring"):
+                rel["status"] = rel["_shown"] = "expiring" if expiring else "active"
+                bump(world, rel)
     for req_obj in rel.get("_requests", {}).values():
         if read and req_obj["status"] in ("created", "pending"):
             req_obj["status"] = "succeeded" if req_obj["status"] == "pending" else "pending"
@@ -425,7 +436,7 @@ def register(router) -> None:
                 if key not in UPDATABLE:
                     raise err(400, "badRequest", f"The property '{key}' cannot be updated.")
             status = rel["status"]
-            if status == "active":
+            if status in ACTIVE_STATES:
                 if set(body) - {"autoExtendDuration"}:
                     raise err(400, "badRequest", "Only autoExtendDuration can be updated on an active relationship.")
             elif status != "created":
@@ -502,7 +513,7 @@ def register(router) -> None:
                 rel["status"] = "approvalPending"
                 rel["_locked_at"] = world.clock.now()
             elif action == "terminate":
-                if status != "active":
+                if status not in ACTIVE_STATES:
                     raise err(400, "badRequest", f"Only active relationships can be terminated; this one is "
                               f"'{status}'.")
                 rel["status"] = "terminationRequested"
@@ -558,7 +569,7 @@ def register(router) -> None:
         world = req.world
         with world.lock:
             rel = refresh(world, get_relationship(tenant, rid))
-            if rel["status"] != "active":
+            if rel["status"] not in ACTIVE_STATES:
                 raise err(400, "badRequest", f"Access assignments can only be created on an active relationship; "
                           f"this one is '{rel['status']}'.")
             container = body.get("accessContainer")
@@ -602,12 +613,17 @@ def register(router) -> None:
             check_if_match(req, aa)
             if set(body) != {"accessDetails"}:
                 raise err(400, "badRequest", "Only accessDetails can be updated on an access assignment.")
-            if aa["status"] != "active" or rel["status"] != "active":
+            if aa["status"] != "active" or rel["status"] not in ACTIVE_STATES:
                 raise err(400, "badRequest", f"The access assignment cannot be updated in status '{aa['status']}'.")
             roles = valid_roles(body["accessDetails"])
             allowed = {x["roleDefinitionId"] for x in rel["accessDetails"]["unifiedRoles"]}
             if any(x["roleDefinitionId"] not in allowed for x in roles):
                 raise err(400, "badRequest", "The roles must be a subset of the relationship's roles.")
+            current = {x["roleDefinitionId"] for x in aa["accessDetails"]["unifiedRoles"]}
+            if current == {x["roleDefinitionId"] for x in roles}:
+                # delegatedadminaccessassignment-update.md: values identical to the existing object
+                # give 200 OK with the original object, no long-running operation.
+                return respond(req, 200, aa_out(aa), {"ETag": etag(aa)})
             op_id = world.new_id()
             now = world.clock.iso()
             rel["_operations"][op_id] = {
@@ -615,8 +631,8 @@ def register(router) -> None:
                 "data": None, "createdDateTime": now, "lastModifiedDateTime": now,
                 "_etag_version": 1, "_apply": (aid, roles),
             }
-        # Long-running: 202 with the operation to poll.
-        return respond(req, 202, None, {"Location": f"{rel_url(req, version, rid)}/operations/{op_id}",
+        # Long-running: 202 with the operation to poll (the documented example's body is {}).
+        return respond(req, 202, {}, {"Location": f"{rel_url(req, version, rid)}/operations/{op_id}",
                                         "Retry-After": "1"})
 
     @r("DELETE", PREFIX + r"/(?P<rid>[^/]+)/accessAssignments/(?P<aid>[^/]+)")
@@ -666,7 +682,8 @@ def register(router) -> None:
                                   directory=False, max_top=300, allowed={"id", "displayName", "tenantId"},
                                   allow=("$filter", "$select", "$top", "$orderby", "$count"))
             return q.page(customers, link_base=base_url(req, version) + "/tenantRelationships/delegatedAdminCustomers",
-                          context=f"{base_url(req, version)}/$metadata#tenantRelationships/delegatedAdminCustomers")
+                          context=f"{base_url(req, version)}/$metadata#tenantRelationships/delegatedAdminCustomers",
+                          project=lambda o, sel: customer_out(o, sel))
 
     @r("GET", r"/tenantRelationships/delegatedAdminCustomers/(?P<cid>[^/]+)")
     def get_customer(req, version, cid):
@@ -674,7 +691,8 @@ def register(router) -> None:
         with req.world.lock:
             for c in _customers(req.world, tenant):
                 if c["id"] == cid.lower():
-                    return {"@odata.type": "#microsoft.graph.delegatedAdminCustomer", **c}
+                    return {"@odata.context": f"{base_url(req, version)}/$metadata#tenantRelationships/"
+                                              "delegatedAdminCustomers/$entity", **customer_out(c)}
         raise err(404, "notFound", f"The delegated admin customer '{cid}' was not found.")
 
     @r("GET", r"/tenantRelationships/delegatedAdminCustomers/(?P<cid>[^/]+)/serviceManagementDetails")
@@ -689,6 +707,13 @@ def register(router) -> None:
                  ("Azure portal", f"https://portal.azure.com/{cid}")]
         return {"value": [{"id": str(i), "serviceId": name.replace(" ", ""), "serviceName": name,
                            "serviceManagementUrl": url} for i, (name, url) in enumerate(links)]}
+
+
+def customer_out(customer: dict, select=None) -> dict:
+    """A delegatedAdminCustomer as delegatedadmincustomer-get.md / -list.md show it: with
+    @odata.type and @odata.etag."""
+    body = odata.select_fields(customer, select) if select else dict(customer)
+    return {"@odata.type": "#microsoft.graph.delegatedAdminCustomer", "@odata.etag": etag(customer), **body}
 
 
 def _assignment(rel: dict, aid: str) -> dict:

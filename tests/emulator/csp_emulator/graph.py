@@ -242,9 +242,9 @@ SCHEMA = {
     "service_principals": {"id", "appId", "displayName", "appDisplayName", "servicePrincipalType",
                            "accountEnabled", "appOwnerOrganizationId", "servicePrincipalNames", "signInAudience",
                            "appRoles", "oauth2PermissionScopes", "tags", "createdDateTime", "deletedDateTime",
-                           "appRoleAssignmentRequired", "homepage", "replyUrls", "publisherName",
+                           "appRoleAssignmentRequired", "homepage", "replyUrls",
                            "keyCredentials", "passwordCredentials", "alternativeNames", "description",
-                           "preferredSingleSignOnMode", "notes", "loginUrl", "logoutUrl"},
+                           "preferredSingleSignOnMode", "notes", "loginUrl", "logoutUrl", "addIns", "info"},
     "applications": {"id", "appId", "displayName", "signInAudience", "requiredResourceAccess",
                      "passwordCredentials", "keyCredentials", "identifierUris", "appRoles", "publisherDomain",
                      "createdDateTime", "deletedDateTime", "tags", "web", "publicClient", "spa", "api",
@@ -262,6 +262,25 @@ def typed(collection: str, obj: dict, select=None) -> dict:
     return {"@odata.type": ODATA_TYPE[collection], **out}
 
 
+# The properties serviceprincipal-list.md shows on every service principal; the stored objects keep
+# only what they set (a world of thousands of tenants), the rest is filled on the way out.
+# publisherName (in that page's example) and createdDateTime are beta: the v1.0 metadata (the
+# model msgraph-sdk is generated from) has neither, so they are not answered.
+SP_DEFAULTS = {
+    "deletedDateTime": None, "accountEnabled": True, "appDisplayName": None, "appOwnerOrganizationId": None,
+    "appRoleAssignmentRequired": False, "homepage": None, "loginUrl": None, "logoutUrl": None,
+    "replyUrls": [], "servicePrincipalNames": [], "tags": [], "addIns": [], "appRoles": [],
+    "info": {"termsOfServiceUrl": None, "supportUrl": None, "privacyStatementUrl": None, "marketingUrl": None,
+             "logoUrl": None},
+    "keyCredentials": [], "oauth2PermissionScopes": [], "passwordCredentials": [], "alternativeNames": [],
+    "description": None, "notes": None, "preferredSingleSignOnMode": None, "appDescription": None,
+    "applicationTemplateId": None, "notificationEmailAddresses": [], "preferredTokenSigningKeyThumbprint": None,
+    "tokenEncryptionKeyId": None, "samlSingleSignOnSettings": None, "resourceSpecificApplicationPermissions": [],
+    "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
+}
+SP_NOT_IN_V1 = ("publisherName", "createdDateTime")
+
+
 def shape(collection: str, obj: dict, select=None) -> dict:
     if select:
         out = odata.select_fields(obj, select)
@@ -269,6 +288,12 @@ def shape(collection: str, obj: dict, select=None) -> dict:
         return {k: odata.public(obj.get(k)) for k in USER_DEFAULT}
     else:
         out = odata.public(obj)
+        if collection == "service_principals":
+            for key in SP_NOT_IN_V1:
+                out.pop(key, None)
+            for key, value in SP_DEFAULTS.items():
+                if key not in out:
+                    out[key] = json.loads(json.dumps(value)) if isinstance(value, (list, dict)) else value
     if collection == "applications":
         _hide_secrets(out)  # copies: the stored credentials keep their values
     return out
@@ -583,10 +608,11 @@ def register(router) -> None:
     _MEMBER_CASTS = {"user": ("users", "users"), "group": ("groups", "groups"),
                      "servicePrincipal": ("service_principals", "servicePrincipals")}
 
-    @r("GET", r"/groups/(?P<gid>[^/]+)/members/microsoft\.graph\.(?P<cast>user|group|servicePrincipal)")
+    @r("GET", r"/groups/(?P<gid>[^/]+)/members/(?:microsoft\.)?graph\.(?P<cast>user|group|servicePrincipal)")
     def group_members_cast(req, version, gid, cast):
         # OData type cast: only members of that type. Unlike the untyped v1.0 listing, the
-        # servicePrincipal cast does list service principals.
+        # servicePrincipal cast does list service principals. Graph takes the namespace alias too
+        # (`graph.servicePrincipal`, the URL msgraph-sdk builds for members.graph_service_principal).
         claims, tenant = begin(req, P_GROUP_READ)
         collection, context_name = _MEMBER_CASTS[cast]
         with req.world.lock:
@@ -1233,7 +1259,9 @@ def create_grant(world, tenant, body: dict) -> dict:
     for g in tenant.oauth2_permission_grants.values():
         if (g.get("clientId"), g.get("resourceId"), g.get("consentType"), g.get("principalId")) == (
                 client["id"], resource["id"], consent, principal):
-            raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists.")
+            # What Graph answers (oauth2permissiongrant-post.md documents no conflict status): 400
+            # with the generic Request_BadRequest code, not 409.
+            raise GraphError(400, "Request_BadRequest", "Permission entry already exists.")
     gid = secrets.token_urlsafe(32)[:43]
     grant = {"id": gid, "clientId": client["id"], "consentType": consent, "principalId": principal,
              "resourceId": resource["id"], "scope": " ".join(scopes)}
@@ -1450,6 +1478,7 @@ def _sub_request(router, req, version: str, claims: dict, item: dict) -> dict:
     target = f"/{version}{path}" + (f"?{query}" if query else "")
     sub = server.Request(req.runtime, "graph", item["method"].upper(), target, headers, raw, world=req.world)
     sub.client_request_id = req.client_request_id
+    # no latency of its own, and "act, then lose the answer" faults hit the batch, not its steps
     sub.batch_step = True
     # Through the full pipeline: the step is logged and throttled against the app's budget
     # like a request of its own (a throttled step gets its own 429 + Retry-After).

@@ -323,7 +323,7 @@ def user_roles(world: World, user: dict, home: Tenant, target: Tenant) -> list[s
             continue
         if refresh is not None:
             refresh(world, rel)  # time-driven changes: auto-approval, expiry, auto-extension
-        if rel.get("status") != "active":
+        if rel.get("status") not in ("active", "expiring"):  # an expiring relationship is still in force
             continue
         end = parse_iso(rel.get("endDateTime"))
         if end is not None and end <= now:
@@ -575,7 +575,31 @@ def register(router: Router) -> None:
 
     @r("POST", tenant_seg + r"/oauth2/v2\.0/token")
     def token(req: Request, segment: str) -> Response:
+        return _token(req, segment, req.form())
+
+    @r("POST", tenant_seg + r"/oauth2/token")
+    def token_v1(req: Request, segment: str) -> Response:
+        """The v1.0 endpoint Microsoft still serves (Partner Center's samples use it): `resource`
+        instead of `scope`; the answer adds `resource`, `expires_on`, `not_before` and gives the
+        lifetimes as strings."""
         form = req.form()
+        resource = (form.pop("resource", "") or "").strip()
+        if not resource:
+            if form.get("grant_type") == "client_credentials":
+                raise _err(req, "invalid_request", 900144, "The request body must contain the following "
+                           "parameter: 'resource'.")
+            resource = "https://graph.microsoft.com"
+        form["scope"] = resource.rstrip("/") + "/.default"
+        response = _token(req, segment, form)
+        body = response.body
+        if response.status == 200 and isinstance(body, dict):
+            now = int(req.world.clock.now())
+            lifetime = int(body["expires_in"])
+            body.update(expires_in=str(lifetime), ext_expires_in=str(body.get("ext_expires_in", lifetime)),
+                        expires_on=str(now + lifetime), not_before=str(now), resource=resource)
+        return response
+
+    def _token(req: Request, segment: str, form: dict) -> Response:
         basic_credentials(req, form)
         grant = form.get("grant_type")
         if not grant:

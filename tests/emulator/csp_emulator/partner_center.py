@@ -144,6 +144,7 @@ def _idempotent(req: Request, partner: Tenant, handler):
                 # Unconfirmed: the documentation only says MS-RequestId is for idempotency.
                 raise pc_error(req, 409, CONFLICT, f"The MS-RequestId '{request_id}' was already used "
                                "for a different request.")
+            req.log_replay = True  # the log tells a replay from a second creation
             return Response(seen[1], json.loads(seen[2]), dict(seen[3]))
         # Only successes are replayed: a retry after e.g. the propagation 404 must be tried again.
         result = handler()
@@ -176,6 +177,9 @@ def _page_size(req: Request) -> int:
         size = int(raw)
     except ValueError:
         size = -1
+    if size == 0:
+        # Microsoft's SDK asks for all customers with size=0: the service's own page size.
+        return MAX_PAGE_SIZE
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise pc_error(req, 400, INVALID_PROPERTY, f"The size must be between 1 and {MAX_PAGE_SIZE}.")
     return size
@@ -206,6 +210,13 @@ def list_customers(req: Request) -> dict:
     size = _page_size(req)
     match = _search_filter(req)
     token = req.header("MS-ContinuationToken")
+    documented = req.world.settings.get("partner_center_paging", "documented") != "lenient"
+    seek = (req.param("seekOperation") or "").lower()
+    if token and token.strip() and documented and seek != "next":
+        # The continuation token is only read together with seekOperation=Next, the query the
+        # documented next link carries.
+        raise pc_error(req, 400, INVALID_PROPERTY, "A continuation token needs the query parameter "
+                       "seekOperation=Next; follow links.next as given.")
     offset = _decode_token(req, partner, token.strip()) if token and token.strip() else 0
     with req.world.lock:
         records = list(partner.customers.values())
@@ -215,7 +226,10 @@ def list_customers(req: Request) -> dict:
     query = f"size={size}" + (f"&filter={quote(req.param('filter') or '')}" if match is not None else "")
     links: dict = {"self": {"uri": f"/v1/customers?{query}", "method": "GET", "headers": []}}
     if offset + size < len(records):
-        links["next"] = {"uri": f"/v1/customers?{query}", "method": "GET",
+        # The documented next link: no /v1 prefix, seekOperation=Next (the "lenient" setting keeps
+        # the emulator's former /v1/customers?size=N).
+        uri = f"/customers?{query}&seekOperation=Next" if documented else f"/v1/customers?{query}"
+        links["next"] = {"uri": uri, "method": "GET",
                          "headers": [{"key": "MS-ContinuationToken",
                                       "value": _encode_token(partner, offset + size)}]}
     # totalCount is the number of items in this page, as in Microsoft's seek-based collections.

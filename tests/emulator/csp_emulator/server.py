@@ -173,9 +173,10 @@ class Request:
         self.client_request_id = (headers.get("client-request-id") or headers.get("MS-CorrelationId")
                                   or self.request_id)
         self.log_app_id: str | None = None  # set by the token endpoint for the log
+        self.log_replay = False  # set when an MS-RequestId retry got the first answer replayed
         self.log_tenant_id: str | None = None
         self.log_user: str | None = None
-        self.log_fault: str | None = None  # set by faults: "throttle", "error" or "drop" (the service never acted)
+        self.log_fault: str | None = None  # set by faults: "throttle", "error", "drop" (the service never acted), "act_drop", "act_error" (it did)
         self.batch_step = False  # a step of a Graph $batch (no network round trip of its own)
 
     # --- query ---
@@ -415,6 +416,16 @@ class Runtime:
                                      code="InternalServerError" if req.service == "graph" else None).response()
             req.world.count("handler_exceptions")
             req.world.extra["last_exception"] = repr(exc)
+        if not is_control:
+            acted = faults.after(req, response)  # "act, then lose the answer" faults
+            if acted == "drop":
+                self._log(req, response.status)  # the status the service meant to answer
+                return None
+            if acted is not None:
+                self._log(req, response.status)
+                response = acted
+                self.decorate(req, response)
+                return response
         self.decorate(req, response)
         if not is_control:  # the log and counters describe the emulated services only
             self._log(req, response.status)
@@ -478,6 +489,8 @@ class Runtime:
             entry["fault"] = req.log_fault
         if req.batch_step:
             entry["batch_step"] = True
+        if req.log_replay:
+            entry["replay"] = True
         with world.log_lock:
             world.log_seq += 1
             entry["seq"] = world.log_seq

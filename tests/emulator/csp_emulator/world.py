@@ -32,6 +32,15 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "error_rate": 0.0,
     "error_statuses": [503, 504],  # what error_rate answers with (503 carries Retry-After: 1)
     "drop_rate": 0.0,
+    # "Act, then lose the answer": the handler runs (the write happens), then the connection is
+    # closed unanswered (act_drop_rate) or a 5xx of act_error_statuses replaces the answer.
+    "act_drop_rate": 0.0,
+    "act_error_rate": 0.0,
+    "act_error_statuses": [500, 502, 504],
+    "act_methods": ["POST", "PUT", "PATCH", "DELETE"],
+    "act_services": ["graph", "partner_center"],
+    # Retry-After is whole seconds (RFC 7231, Graph throttling guidance); true keeps fractions.
+    "retry_after_fractions": False,
     "services": ["login", "graph", "partner_center"],  # where latency, errors and drops apply
 }
 
@@ -56,8 +65,17 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # "method_not_allowed" answers 405 instead.
     "graph_delete_member_without_ref": "delete_object",
     "graph_page_size": 100,
-    # Graph may answer empty pages that still carry an @odata.nextLink.
-    "graph_empty_pages": False,
+    # Graph may answer empty pages that still carry an @odata.nextLink (paging.md); on by default,
+    # so every client is tested against it.
+    "graph_empty_pages": True,
+    # Unconfirmed: how many days before its end a relationship without auto-extension reads
+    # "expiring" (Partner Center shows expiring relationships in their last 30 days); 0 = never.
+    "gdap_expiring_days": 30,
+    # Partner Center paging: "documented" = next links as Microsoft's examples show them
+    # (`/customers?size=N&seekOperation=Next` + MS-ContinuationToken, no /v1 prefix) and a
+    # continuation token without seekOperation=Next is refused; "lenient" = the emulator's old links
+    # (`/v1/customers?size=N`) and the token honoured alone.
+    "partner_center_paging": "documented",
     # Seconds after which GDAP steps finish on their own even if nobody reads them.
     "gdap_activation_delay": 5,
     # Partner Center application consent needs Global / Application / Cloud Application

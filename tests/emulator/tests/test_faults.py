@@ -43,11 +43,27 @@ def test_throttle_is_per_app_across_tenants(fresh_minimal, client_for):
     assert [e["fault"] for e in throttled] == ["throttle"]
 
 
-def test_throttle_window_refills_and_retry_after_is_fractional(fresh_minimal, client_for):
+def test_retry_after_is_whole_seconds(fresh_minimal, client_for):
+    """RFC 7231 section 7.1.3 (Retry-After = HTTP-date / delay-seconds, a non-negative integer) and
+    Graph's throttling guidance (concepts/throttling.md: "the number of seconds to wait"): a wait
+    of 0.4 s is announced as 1; the emulator used to answer fractions by default."""
     emu = fresh_minimal
     client = client_for(emu)
     token = client.app_token().json()["access_token"]
     emu.control.set_faults({"throttle": {"requests": 1, "per_seconds": 0.4}})
+    assert _graph(client, token).status_code == 200
+    r = _graph(client, token)
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == "1"
+    time.sleep(1.05)
+    assert _graph(client, token).status_code == 200
+
+
+def test_throttle_window_refills_and_retry_after_fractions_on_request(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token().json()["access_token"]
+    emu.control.set_faults({"throttle": {"requests": 1, "per_seconds": 0.4}, "retry_after_fractions": True})
     assert _graph(client, token).status_code == 200
     r = _graph(client, token)
     assert r.status_code == 429
@@ -168,7 +184,7 @@ def test_throttle_rate_answers_a_share_with_429(fresh_minimal, client_for):
     answers = [_graph(client, token) for _ in range(80)]
     throttled = [r for r in answers if r.status_code == 429]
     assert 8 <= len(throttled) <= 32  # 20 expected
-    assert all(r.headers["Retry-After"] == "0.2" for r in throttled)
+    assert all(r.headers["Retry-After"] == "1" for r in throttled)  # whole seconds, rounded up
     assert all(r.status_code == 200 for r in answers if r.status_code != 429)
     assert client.app_token().status_code == 200  # login is not in the default throttle services
     assert emu.control.counters()["faults.throttled"] == len(throttled)
@@ -190,3 +206,61 @@ def test_bad_fault_configuration_is_refused(fresh_minimal, config):
         fresh_minimal.control.set_faults(config)
     assert info.value.response.status_code == 400
     assert info.value.response.json()["error"]["code"] == "BadRequest"
+
+
+def _group_body(name):
+    return {"displayName": name, "mailEnabled": False, "mailNickname": name.replace(" ", ""), "securityEnabled": True}
+
+
+def test_act_then_drop_carries_out_the_write_and_loses_the_answer(fresh_emulator):
+    """act_drop_rate: the write happens, then the connection closes unanswered (what a proxy or a
+    gateway timeout does to a client); reads are not affected; the log marks it act_drop with the
+    status the service meant to answer."""
+    from graph_client import Graph, minted_token
+
+    emu = fresh_emulator
+    g = Graph(emu, minted_token(emu, roles=["Group.ReadWrite.All"]))
+    emu.control.set_faults({"act_drop_rate": 1.0})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        g.post("/groups", _group_body("lost answer"))
+    found = g.get("/groups?$filter=displayName eq 'lost answer'")
+    assert found.status_code == 200 and len(found.json()["value"]) == 1  # the write happened
+    log = emu.control.requests_log()
+    assert [(e["method"], e["status"], e.get("fault")) for e in log] == [("POST", 201, "act_drop"), ("GET", 200, None)]
+    assert emu.control.counters()["faults.act_dropped"] == 1
+
+
+def test_act_then_5xx_carries_out_the_write(fresh_emulator):
+    from graph_client import Graph, minted_token
+
+    emu = fresh_emulator
+    g = Graph(emu, minted_token(emu, roles=["Group.ReadWrite.All"]))
+    emu.control.set_faults({"act_error_rate": 1.0, "act_error_statuses": [504]})
+    resp = g.post("/groups", _group_body("answered 504"))
+    assert resp.status_code == 504 and resp.json()["error"]["code"] == "GatewayTimeout"
+    assert len(g.get("/groups?$filter=displayName eq 'answered 504'").json()["value"]) == 1
+    refused = g.post("/groups", {"displayName": "no"})  # a refused write did not act: answered as is
+    assert refused.status_code == 400
+    log = emu.control.requests_log()
+    assert [(e["status"], e.get("fault")) for e in log] == [(201, "act_error"), (200, None), (400, None)]
+
+
+def test_act_faults_are_seeded(fresh_emulator):
+    from graph_client import Graph, minted_token
+
+    emu = fresh_emulator
+    g = Graph(emu, minted_token(emu, roles=["Group.ReadWrite.All"]))
+
+    def pattern():
+        emu.control.set_faults({"seed": 3, "act_error_rate": 0.5, "act_error_statuses": [500]})
+        return [g.post("/groups", _group_body(f"seeded {i} {time.monotonic()}")).status_code for i in range(12)]
+
+    first = pattern()
+    assert pattern() == first and set(first) == {201, 500}
+
+
+@pytest.mark.parametrize("config", [{"act_drop_rate": 2}, {"act_error_statuses": [404]}])
+def test_bad_act_fault_configuration_is_refused(fresh_minimal, config):
+    with pytest.raises(requests.HTTPError) as info:
+        fresh_minimal.control.set_faults(config)
+    assert info.value.response.status_code == 400

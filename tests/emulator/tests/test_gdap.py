@@ -43,11 +43,11 @@ def read(g, rid):
     return resp.json()
 
 
-def activate(emu, g, rid):
+def activate(emu, g, rid, final="active"):
     assert g.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"}).status_code == 201
     emu.control.approve_gdap(rid)
     seen = [read(g, rid)["status"] for _ in range(4)]
-    assert seen == ["approved", "activating", "active", "active"]
+    assert seen == ["approved", "activating", final, final]
 
 
 def test_list_filter_top_orderby(emulator):
@@ -150,7 +150,8 @@ def test_status_machine_approval_and_activation(fresh_emulator, g):
     assert g.patch(f"{REL}/{rid}", {"displayName": "nope"}, headers={"If-Match": tag}).status_code == 400
     assert g.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"}).status_code == 400
     emu.control.approve_gdap(rid)
-    assert [read(g, rid)["status"] for _ in range(4)] == ["approved", "activating", "active", "active"]
+    # P30D without auto-extension: in force, but in its last 30 days (setting gdap_expiring_days).
+    assert [read(g, rid)["status"] for _ in range(4)] == ["approved", "activating", "expiring", "expiring"]
     rel = read(g, rid)
     assert rel["activatedDateTime"] and rel["endDateTime"] > rel["activatedDateTime"]
     requests_ = g.get(f"{REL}/{rid}/requests").json()["value"]
@@ -160,6 +161,7 @@ def test_status_machine_approval_and_activation(fresh_emulator, g):
     assert g.patch(f"{REL}/{rid}", {"displayName": "x"}, headers={"If-Match": tag}).status_code == 400
     ok = g.patch(f"{REL}/{rid}", {"autoExtendDuration": "P180D"}, headers={"If-Match": tag})
     assert ok.status_code == 200 and ok.json()["autoExtendDuration"] == "P180D"
+    assert read(g, rid)["status"] == "active"  # auto-extended: no longer expiring
     # Expiry on the world clock: auto-extended instead of expired.
     emu.control.advance_clock(days=31)
     g.token = user_token(emu, cache=False)  # the cached access token expired meanwhile
@@ -170,7 +172,7 @@ def test_status_machine_approval_and_activation(fresh_emulator, g):
 def test_expiry_and_pending_limit(fresh_emulator, g):
     emu = fresh_emulator
     rid = create(g, duration="P1D").json()["id"]
-    activate(emu, g, rid)
+    activate(emu, g, rid, final="expiring")
     pending_id = create(g, name="waits forever").json()["id"]
     g.post(f"{REL}/{pending_id}/requests", {"action": "lockForApproval"})
     emu.control.advance_clock(days=2)

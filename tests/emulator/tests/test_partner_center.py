@@ -116,10 +116,11 @@ def test_list_customers_follows_continuation_tokens(emu, http):
         nxt = body["links"].get("next")
         if nxt is None:
             break
-        assert nxt["method"] == "GET" and nxt["uri"] == "/v1/customers?size=3"
+        # The documented link is relative to the /v1 base: no prefix, seekOperation=Next.
+        assert nxt["method"] == "GET" and nxt["uri"] == "/customers?size=3&seekOperation=Next"
         (header,) = nxt["headers"]
         assert header["key"] == "MS-ContinuationToken"
-        resp = pc(emu, http, "GET", nxt["uri"], tok, {header["key"]: header["value"]})
+        resp = pc(emu, http, "GET", "/v1" + nxt["uri"], tok, {header["key"]: header["value"]})
         assert resp.status_code == 200
     expected = [f"customer{n:02d}.onmicrosoft.com" for n in range(1, 11)]
     assert seen[:10] == expected
@@ -134,18 +135,45 @@ def test_default_page_holds_everything(emu, http):
     assert "customer01.onmicrosoft.com" not in domains  # another partner's customer
 
 
-@pytest.mark.parametrize("size", ["0", "501", "-1", "abc", "1e3"])
+@pytest.mark.parametrize("size", ["501", "-1", "abc", "1e3"])
 def test_page_size_is_validated(emu, http, size):
     assert_pc_error(pc(emu, http, "GET", f"/v1/customers?size={size}", token(emu, http)), 400, 3000)
 
 
 def test_bad_continuation_token(emu, http):
     tok = token(emu, http)
-    assert_pc_error(pc(emu, http, "GET", "/v1/customers?size=2", tok, {"MS-ContinuationToken": "garbage!"}), 400)
+    next_query = "/v1/customers?size=2&seekOperation=Next"
+    assert_pc_error(pc(emu, http, "GET", next_query, tok, {"MS-ContinuationToken": "garbage!"}), 400)
     # A token of another partner is not valid here either.
     eu_tok = token(emu, http, EU)
     nxt = pc(emu, http, "GET", "/v1/customers?size=2", eu_tok).json()["links"]["next"]["headers"][0]["value"]
-    assert_pc_error(pc(emu, http, "GET", "/v1/customers?size=2", tok, {"MS-ContinuationToken": nxt}), 400)
+    assert_pc_error(pc(emu, http, "GET", next_query, tok, {"MS-ContinuationToken": nxt}), 400)
+
+
+def test_size_zero_is_the_service_page_size(emu, http):
+    """Partner Center REST "Get a list of customers" (GET /v1/customers?size={size}): Microsoft's own
+    SDK asks for size=0; the emulator used to refuse it."""
+    resp = pc(emu, http, "GET", "/v1/customers?size=0", token(emu, http, EU))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["totalCount"] == len(resp.json()["items"]) > 0
+
+
+def test_continuation_token_needs_seek_operation_next(fresh_emulator, client_for):
+    """The documented next link is `/customers?size=N&seekOperation=Next` with the MS-ContinuationToken
+    header; a token sent without seekOperation=Next is refused (a client that drops the query would
+    otherwise read page one forever). Setting partner_center_paging: lenient keeps the old links."""
+    emu = fresh_emulator
+    http = client_for(emu).session
+    tok = token(emu, http)
+    nxt = pc(emu, http, "GET", "/v1/customers?size=2", tok).json()["links"]["next"]
+    assert nxt["uri"] == "/customers?size=2&seekOperation=Next"
+    header = {nxt["headers"][0]["key"]: nxt["headers"][0]["value"]}
+    assert_pc_error(pc(emu, http, "GET", "/v1/customers?size=2", tok, header), 400, 3000)
+    assert pc(emu, http, "GET", "/v1" + nxt["uri"], tok, header).status_code == 200
+    emu.world.settings["partner_center_paging"] = "lenient"
+    lenient = pc(emu, http, "GET", "/v1/customers?size=2", tok).json()["links"]["next"]
+    assert lenient["uri"] == "/v1/customers?size=2"
+    assert pc(emu, http, "GET", lenient["uri"], tok, header).status_code == 200
 
 
 def test_filter_by_domain_prefix(emu, http):
@@ -210,6 +238,8 @@ def test_create_customer_is_idempotent_per_request_id(emu, http):
     again = pc(emu, http, "POST", "/v1/customers", tok, {"MS-RequestId": rid}, json=body)
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
+    posts = [e for e in emu.control.requests_log() if e["method"] == "POST" and e["path"] == "/v1/customers"]
+    assert [e.get("replay", False) for e in posts[-2:]] == [False, True]  # the log tells the replay
     spec = json.dumps({"Field": "Domain", "Value": "idemcustomer1", "Operator": "starts_with"})
     assert len(pc(emu, http, "GET", "/v1/customers", tok, params={"filter": spec}).json()["items"]) == 1
     # Without the same request id it is a conflict: the domain is taken.

@@ -8,7 +8,22 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+
+try:  # ansible-core 2.19+
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # 2.16-2.18: AnsibleModule reads its arguments from basic._ANSIBLE_ARGS
+    import contextlib
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        from ansible.module_utils import basic
+        from ansible.module_utils.common.text.converters import to_bytes
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HttpClient, RetryPolicy
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions

@@ -2,10 +2,11 @@
 """Helpers of runme.sh: seed customers, write inventory files, read the emulator log, check results.
 
     inventory_check.py seed CONFIG N              N more customers per partner tenant (Partner Center POST)
-    inventory_check.py write CONFIG OUT [--broken] [--page-size N] [--cache-dir DIR]
+    inventory_check.py write CONFIG OUT [--broken [--warn]] [--page-size N] [--cache-dir DIR]
     inventory_check.py mark CONFIG                 print the emulator log's last sequence number
     inventory_check.py check CONFIG JSON ERR MARK MIN_HOSTS
     inventory_check.py cached CONFIG FIRST SECOND MARK
+    inventory_check.py awx CONFIG JSON ERR         the env-only source under AWX's injections
 """
 
 import argparse
@@ -68,7 +69,7 @@ def seed(config, count):
                 fail("seeding %s failed: %s %s" % (domain, response.status_code, response.text[:300]))
 
 
-def write(config, out, broken, page_size, cache_dir):
+def write(config, out, broken, page_size, cache_dir, warn=False):
     partners = [{k: v for k, v in p.items() if k != "secret"} for p in PARTNERS]
     if broken:
         partners.append({"name": "broken", "region": "OC", "tenant_id": PARTNERS[2]["tenant_id"],
@@ -85,6 +86,8 @@ def write(config, out, broken, page_size, cache_dir):
         "groups": {"dap_customers": "csp_dap"},
         "compose": {"gdap_relationship_count": "csp_gdap.relationships | length"},
     }
+    if warn:
+        data["partner_tenant_errors"] = "warn"
     if cache_dir:
         data.update({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": cache_dir,
                      "cache_timeout": 600})
@@ -136,6 +139,8 @@ def check(config, listing, errors, since, minimum):
     expected = {"csp_tenant_id": "30000000-0000-4000-8000-000000000001", "csp_company_name": "Fabrikam",
                 "csp_region": "NA", "csp_partner_tenant": "us", "csp_dap": True, "gdap_relationship_count": 1,
                 "csp_partner_tenant_id": PARTNERS[0]["tenant_id"]}
+    # compose renders strings on ansible-core before 2.19 (no native types): "1" there, 1 on 2.19
+    fabrikam["gdap_relationship_count"] = int(fabrikam.get("gdap_relationship_count", -1))
     for key, value in expected.items():
         if fabrikam.get(key) != value:
             fail("customer01 %s is %r, expected %r" % (key, fabrikam.get(key), value))
@@ -168,22 +173,49 @@ def cached(config, first, second, since):
     print("inventory_customers: cached run sent no request (%d hosts)" % len(two["_meta"]["hostvars"]))
 
 
+def awx(config, listing, errors):
+    """A source with nothing but `plugin:` (AWX's "Sourced from a Project"), everything from the credentials."""
+    with open(listing, encoding="utf-8") as handle:
+        data = plain(json.load(handle))
+    with open(errors, encoding="utf-8") as handle:
+        err_text = handle.read()
+    hostvars = data["_meta"]["hostvars"]
+    if len(hostvars) < 100:
+        fail("AWX injections: expected the us partner's 100+ customers, got %d hosts (%s)"
+             % (len(hostvars), err_text[:300]))
+    wrong = {h: v.get("csp_partner_tenant") for h, v in hostvars.items() if v.get("csp_partner_tenant") != "us"}
+    if wrong:
+        fail("AWX injections: csp_partner_tenant is not the injected CSP_PARTNER_NAME: %r" % list(wrong.items())[:3])
+    fabrikam = hostvars.get("customer01.onmicrosoft.com") or fail("AWX injections: customer01 is not a host")
+    expected = {"csp_region": "NA", "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    for key, value in expected.items():
+        if fabrikam.get(key) != value:
+            fail("AWX injections: customer01 %s is %r, expected %r" % (key, fabrikam.get(key), value))
+    if "cloudpartner.csp.customers" in err_text or "Unable to parse" in err_text:
+        fail("AWX injections: ansible-inventory warned: %s" % err_text[:500])
+    print("inventory_customers: AWX injections, %d hosts of partner us" % len(hostvars))
+
+
 def main(argv):
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["seed", "write", "mark", "check", "cached"])
+    parser.add_argument("command", choices=["seed", "write", "mark", "check", "cached", "awx"])
     parser.add_argument("config")
     parser.add_argument("args", nargs="*")
     parser.add_argument("--broken", action="store_true")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--cache-dir")
+    parser.add_argument("--warn", action="store_true")
     opts = parser.parse_args(argv)
     config = load(opts.config)
     if opts.command == "seed":
         seed(config, int(opts.args[0]))
     elif opts.command == "write":
-        write(config, opts.args[0], opts.broken, opts.page_size, opts.cache_dir)
+        write(config, opts.args[0], opts.broken, opts.page_size, opts.cache_dir, opts.warn)
     elif opts.command == "mark":
         mark(config)
+    elif opts.command == "awx":
+        awx(config, opts.args[0], opts.args[1])
     elif opts.command == "check":
         check(config, opts.args[0], opts.args[1], opts.args[2], int(opts.args[3]))
     else:

@@ -9,7 +9,8 @@ check that each failure path really failed, and the scan of everything the runs 
 
 The secrets of the world are the demo world's (tests/emulator/worlds/README.md): the partner apps' client
 secrets, the integration users' refresh tokens, the us app's private key; with them the canaries this
-script makes up (a wrong client secret, an unregistered certificate's private key), the emulator's control
+script makes up (a wrong client secret, a made-up refresh token, the password of an Ansible Vault store,
+an unregistered certificate's private key), the emulator's control
 token and every access, id and refresh token the emulator issued (GET /_emulator/issued-tokens).
 """
 
@@ -87,10 +88,18 @@ def unregistered_certificate(path):
         handle.write(pem)
 
 
+def vault_encrypt(text, password):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    return VaultLib([("default", VaultSecret(password.encode()))]).encrypt(text.encode()).decode()
+
+
 def setup(cfg, work):
     canaries = {"client_secret": "leak-canary-secret-" + os.urandom(9).hex(),
-                "refresh_token": "leak-canary-refresh-" + os.urandom(9).hex()}
+                "refresh_token": "leak-canary-refresh-" + os.urandom(9).hex(),
+                "vault_password": "leak-canary-vault-" + os.urandom(9).hex()}
     write(work, "canaries.json", canaries)
+    vault_password_file = write(work, "vault-password", canaries["vault_password"] + "\n")
     cert = os.path.join(cfg["emulator_state_dir"], "us-app-cert.pem")
     unregistered = os.path.join(work, "unregistered-cert.pem")
     unregistered_certificate(unregistered)
@@ -124,16 +133,22 @@ def setup(cfg, work):
         "us": partner_entry("us", refresh_token="demo-us-refresh-token-expired"),
         "eu": partner_entry("eu", client_secret=canaries["client_secret"])}})
 
-    # renew_refresh_tokens.yml: a file store per partner tenant, seeded; the failing one holds the
-    # expired refresh token.
+    # renew_refresh_tokens.yml: a store per partner tenant, seeded: us a file, eu an Ansible Vault file (its
+    # password in a file); the failing run's stores hold an expired and a made-up refresh token.
     for name, seeds in (("renew", {"us": "demo-us-refresh-token-seed", "eu": "demo-eu-refresh-token-seed"}),
                         ("renew_expired", {"us": "demo-us-refresh-token-expired", "eu": canaries["refresh_token"]})):
         hosts = {}
         for key, seed in seeds.items():
             tenant, client, secret, _seed, _domain, _region = PARTNERS[key]
-            store = write(work, "stores/%s.%s.refresh_token" % (name, key), seed + "\n")
-            hosts[key] = {"partner_tenant_id": tenant, "partner_client_id": client, "partner_client_secret": secret,
-                          "partner_refresh_token_store": store}
+            hosts[key] = {"partner_tenant_id": tenant, "partner_client_id": client, "partner_client_secret": secret}
+            if key == "eu":
+                store = write(work, "stores/%s.%s.refresh_token.vault" % (name, key),
+                              vault_encrypt(seed, canaries["vault_password"]))
+                hosts[key].update(partner_refresh_token_store="ansible-vault://" + store,
+                                  partner_vault_password_file=vault_password_file)
+            else:
+                hosts[key]["partner_refresh_token_store"] = write(work, "stores/%s.%s.refresh_token" % (name, key),
+                                                                  seed + "\n")
         write(work, name + "_inventory.json", {"all": {"vars": LOCAL, "children": {"partner_tenants": {"hosts": hosts}}}})
 
     # migrate_dap_to_gdap.yml with the us app's certificate; the failing run with one no app knows.
@@ -256,9 +271,8 @@ def scan(cfg, work):
             per_file.append("%s: %d" % (rel, len(hits)))
         for start, length, label in sorted(hits)[:5]:
             line = text.count("\n", 0, start) + 1
-            context = text[max(0, start - 100):start + length + 100]
-            problems.append("%s (%s) line %d: %s in: %s" % (rel, what, line, label,
-                                                           mask(context, secrets).replace("\n", "\\n")))
+            context = mask(text[max(0, start - 100):start + length + 100], secrets).replace("\n", "\\n")
+            problems.append("%s (%s) line %d: %s in: %s" % (rel, what, line, label, context))
         if len(hits) > 5:
             problems.append("%s: %d more" % (rel, len(hits) - 5))
     for problem in loose_modes(work):

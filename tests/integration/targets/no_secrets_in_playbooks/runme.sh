@@ -5,7 +5,8 @@
 #   playbooks/demo.yml (its four acts: tokens and Graph reads, onboarding round one, approvals, round two;
 #   onboard_customers.yml is imported twice) -vvv;
 #   playbooks/onboard_customers.yml -v, failing: an expired refresh token (us), a wrong client secret (eu);
-#   playbooks/renew_refresh_tokens.yml -vvv, then -v with an expired and a wrong refresh token;
+#   playbooks/renew_refresh_tokens.yml -vvv (a file and an Ansible Vault store), then -v with an expired and
+#   a wrong refresh token;
 #   playbooks/migrate_dap_to_gdap.yml -vvv with the us app's certificate, then -v with a certificate no app has;
 #   the partner_app and offboard_customer roles -vvv, then -v with a wrong client secret and revoked refresh tokens.
 # Then every output, Ansible log, report, ~/.ansible/tmp leftover and the token cache is scanned for every
@@ -62,12 +63,14 @@ run demo -vvv 0 -f 10 -i "$work/demo_inventory.json" -i "$work/leak.csp_customer
 grep -q 'onboarded: [1-9]' "$work/logs/demo.out"
 next_world
 
-run onboard_failing -v 0 -f 5 -i "$work/onboard_inventory.json" -e "@$work/onboard_bad.json" \
+# every customer fails here, so the job does (onboard_fail_statuses: [failed] is the default)
+run onboard_failing -v 2 -f 5 -i "$work/onboard_inventory.json" -e "@$work/onboard_bad.json" \
   -e "onboard_report_dir=$work/reports/onboard_failing" cloudpartner.csp.onboard_customers
 next_world
 
 run renew -vvv 0 -i "$work/renew_inventory.json" -e "renew_report_path=$work/reports/renew.json" \
   -e renew_fail_on_problem=false cloudpartner.csp.renew_refresh_tokens
+test "$(grep -c '"status": "ok"' "$work/reports/renew.json")" = 2  # the file and the Ansible Vault store renewed
 run renew_failing -v 0 -i "$work/renew_expired_inventory.json" -e "renew_report_path=$work/reports/renew_failing.json" \
   -e renew_fail_on_problem=false cloudpartner.csp.renew_refresh_tokens
 next_world

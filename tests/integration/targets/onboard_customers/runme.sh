@@ -3,8 +3,9 @@
 # playbooks/onboard_customers.yml over the emulator's demo world (25 customers, 3 regional partner
 # tenants) and a 26th customer created during the run: the expected status of every customer, then a
 # rerun (same statuses, zero writes), a --check run (zero writes), and the first run again from the
-# start with faults on (5% throttled, 2% 503): the same statuses and the same objects created, no
-# duplicate. The emulator is reset before and after.
+# start with faults on (5% throttled, 2% 503, 12% of writes done but their answer lost, 12% done but
+# answered 5xx): the same statuses and the same objects created, no duplicate. The emulator is reset
+# before and after.
 set -euo pipefail
 
 # shellcheck disable=SC1091
@@ -39,9 +40,17 @@ blocked=(30000000-0000-4000-8000-000000000006 30000000-0000-4000-8000-0000000000
 run() {  # run NAME [ansible-playbook args]: one run of the playbook, its report kept in $work/NAME
   local name=$1
   shift
+  local rc=0
   ansible-playbook cloudpartner.csp.onboard_customers -i inventory.yml -f 25 \
     -e "@$config" -e @onboard_vars.yml -e "onboard_test_dir=$work" -e "onboard_report_dir=$work/$name" \
-    "$@" >"$work/$name.log" 2>&1 || { tail -n 80 "$work/$name.log"; echo "run $name failed" >&2; exit 1; }
+    "$@" >"$work/$name.log" 2>&1 || rc=$?
+  # The world has customers that must fail (Relecloud, Humongous Insurance, Consolidated Messenger): the
+  # job tells the truth (rc 2, those hosts failed=1), and nothing else failed.
+  if [ "$rc" != 2 ]; then tail -n 80 "$work/$name.log"; echo "run $name: rc $rc, expected 2" >&2; exit 1; fi
+  failed_hosts=$(grep -E '^[a-z0-9.]+ +: .*failed=1' "$work/$name.log" | awk '{print $1}' | sort | tr '\n' ' ')
+  if [ "$failed_hosts" != "customer10 customer16 customer24 " ]; then
+    tail -n 40 "$work/$name.log"; echo "run $name: failed hosts are '$failed_hosts'" >&2; exit 1
+  fi
   tail -n 3 "$work/$name.log"
 }
 
@@ -92,13 +101,14 @@ if [ "$writes" != 0 ]; then echo "--check sent $writes write requests" >&2; exit
 test "$(emu created "$mark")" = '{"consents": {}, "customers": 0, "relationships": 0}'
 
 # --- the first run again from the start, with faults: 5% of Graph and Partner Center requests
-# throttled (429, Retry-After 1 s) and 2% of all requests answered 503.
+# throttled (429, Retry-After 1 s), 2% of all requests answered 503, and of the writes the services
+# carried out 12% lose their answer (connection closed) and 12% of the rest are answered 500/502/504.
 start_world
-emu faults '{"seed": 6, "throttle_rate": 0.05, "throttle_retry_after": 1, "error_rate": 0.02, "error_statuses": [503]}'
+emu faults '{"seed": 6, "throttle_rate": 0.05, "throttle_retry_after": 1, "error_rate": 0.02, "error_statuses": [503], "act_drop_rate": 0.12, "act_error_rate": 0.12}'
 first_run faults
 counters=$(emu counters)
 echo "faults: $counters"
-"$python" -c 'import json, sys; c = json.loads(sys.argv[1]); sys.exit(0 if c.get("faults.throttled") and c.get("faults.errors") else "no fault was injected")' "$counters"
+"$python" -c 'import json, sys; c = json.loads(sys.argv[1]); sys.exit(0 if all(c.get(k) for k in ("faults.throttled", "faults.errors", "faults.act_dropped", "faults.act_errors")) else "a fault kind was never injected")' "$counters"
 created_faults=$(emu created "$mark")
 if [ "$created_faults" != "$created_first" ]; then
   echo "with faults the run created $created_faults, without $created_first" >&2; exit 1

@@ -52,3 +52,22 @@ def test_lookup_error_has_code_and_no_secret(lookup, session, idp):
     with pytest.raises(AnsibleLookupError) as info:
         lookup.run(["/users"], variables={}, client_secret="bad-secret-value-1")
     assert "AADSTS7000215" in str(info.value) and "bad-secret-value-1" not in str(info.value)
+
+
+def test_lookup_empty_options_are_unset(lookup, session, idp, monkeypatch):
+    """AWX's injections: "" from the environment, csp_* variables or keywords never reaches ansible-core's option
+    resolution (which would make a path the working directory and fail `choices`)."""
+    import os
+    seen = {}
+    original = lookup.set_options
+
+    def set_options(var_options=None, direct=None):
+        seen.update(var_options=dict(var_options), direct=dict(direct), env=os.environ.get("CSP_CA_BUNDLE"))
+        original(var_options=var_options, direct=direct)
+    lookup.set_options = set_options
+    monkeypatch.setenv("CSP_CA_BUNDLE", "")
+    session.queue("GET", "/v1.0/organization", FakeRaw(200, {"id": "org"}))
+    lookup.run(["/organization"], variables={"csp_cloud": "", "csp_token_cache": "", "other": ""},
+               client_certificate_path="", tenant_id=PARTNER)
+    assert seen["var_options"] == {"other": ""} and seen["direct"] == {"tenant_id": PARTNER}
+    assert seen["env"] is None and os.environ["CSP_CA_BUNDLE"] == ""

@@ -320,7 +320,7 @@ def discovery_gets(session):
 
 def test_discovery_is_fetched_once_per_authority_across_processes(session, idp, tmp_path):
     cache = str(tmp_path)
-    for _ in range(3):  # three module runs, each a new provider as in a new process
+    for _run in range(3):  # three module runs, each a new provider as in a new process
         provider(session, token_cache_path=cache).get_token()
         provider(session, token_cache_path=cache).get_token(tenant=CUSTOMER, fresh=True)
     assert discovery_gets(session) == 2  # the partner tenant and the customer tenant, once each

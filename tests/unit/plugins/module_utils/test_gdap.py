@@ -5,7 +5,12 @@ import itertools
 import pytest
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils import gdap
-from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError, GraphError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import (
+    CspError,
+    CspTransportError,
+    CspValidationError,
+    GraphError,
+)
 from ansible_collections.cloudpartner.csp.plugins.module_utils.roles import BUILTIN_ROLES, resolve_roles
 
 CUSTOMER = "30000000-0000-4000-8000-000000000002"
@@ -33,6 +38,7 @@ class FakeGdapService:
         self.calls = []
         self.ids = itertools.count(1)
         self.stale_once = set()  # ids whose next If-Match write answers 412
+        self.lose_answers = []  # per POST, in order: None (answer), "drop" or a 5xx; the write happens anyway
 
     # helpers -------------------------------------------------------------------------
     def add(self, name, customer=CUSTOMER, roles=(UA, GR), status="created", auto="PT0S", duration="P730D"):
@@ -92,6 +98,16 @@ class FakeGdapService:
         return self._out(rel)
 
     def request(self, method, path, body=None, headers=None, params=None):
+        response = self._request(method, path, body, headers)
+        lost = self.lose_answers.pop(0) if method == "POST" and self.lose_answers else None
+        if lost == "drop":
+            raise CspTransportError("POST %s failed after 1 attempt(s): Connection aborted" % path,
+                                    code="ConnectionError")
+        if lost:
+            raise GraphError("The service is temporarily unavailable.", code="GatewayTimeout", status=lost)
+        return response
+
+    def _request(self, method, path, body=None, headers=None):
         self.calls.append((method, path, body))
         parts = path.split("/")
         if method == "POST" and path == gdap.RELATIONSHIPS:
@@ -398,3 +414,46 @@ def test_absent_leaves_another_customers_relationship_alone(service, client):
     ensurer = gdap.RelationshipEnsurer(client)
     assert ensurer.absent(spec())[0] is None
     assert ensurer.actions == [] and ensurer.warnings and service.writes() == []
+
+
+# --- writes whose answer is lost ----------------------------------------------------------------
+@pytest.mark.parametrize("lost", ["drop", 500, 502, 504])
+def test_lost_create_and_lock_answers_are_confirmed_not_repeated(service, client, lost):
+    """The service created the relationship and locked it, but both answers were lost: the client
+    finds them instead of failing or sending a second create (a duplicate)."""
+    service.lose_answers = [lost, lost]
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec())
+    assert before is None and after["status"] == "approvalPending"
+    assert [c[0] for c in service.writes()] == ["POST", "POST"] and len(service.rels) == 1
+    assert client.lost_answers == 2
+
+
+def test_lost_answer_of_a_write_that_did_not_happen_is_an_error(service, client):
+    service.lose_answers = ["drop"]
+    original = service._request
+
+    def refuse(method, path, body=None, headers=None):  # the connection died before the service acted
+        if method == "POST":
+            service.calls.append((method, path, body))
+            return Response(201, {})
+        return original(method, path, body, headers)
+
+    service._request = refuse
+    with pytest.raises(CspTransportError):
+        gdap.RelationshipEnsurer(client).present(spec())
+
+
+def test_lost_assignment_answer_is_confirmed(service, client):
+    rel = active_rel(service)
+    service.lose_answers = [504]
+    before, after, reached = gdap.AssignmentEnsurer(client, interval=1).present(rel, GROUP, [UA])
+    assert reached and after["status"] == "active" and len(service.assignments) == 1
+    assert client.lost_answers == 1
+
+
+def test_other_errors_of_a_create_are_not_confirmed(service, client):
+    service.lose_answers = [400]
+    with pytest.raises(GraphError):
+        gdap.RelationshipEnsurer(client).present(spec())
+    assert client.lost_answers == 0

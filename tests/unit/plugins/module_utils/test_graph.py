@@ -196,6 +196,27 @@ def test_batch_gives_up_when_retry_after_exceeds_cap(session, graph):
     assert results["1"]["status"] == 429 and session.count() == 1
 
 
+def test_batch_of_reads_is_sent_again_when_its_answer_is_lost(session, graph):
+    """A $batch is a POST, but one of GETs only changes nothing: a dropped connection is retried."""
+    import requests
+
+    session.queue("POST", r"/v1.0/\$batch", requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"),
+                  FakeRaw(200, {"responses": [{"id": "1", "status": 200, "body": {}}]}))
+    assert graph.batch([{"url": "/organization"}])["1"]["status"] == 200
+    assert session.count() == 2
+
+
+def test_batch_with_a_write_is_not_sent_again(session, graph):
+    import requests
+
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspTransportError
+
+    session.queue("POST", r"/v1.0/\$batch", requests.exceptions.ConnectionError("Connection aborted. RemoteDisconnected"))
+    with pytest.raises(CspTransportError):
+        graph.batch([{"method": "POST", "url": "/groups", "body": {"displayName": "x"}}])
+    assert session.count() == 1
+
+
 @pytest.mark.parametrize("path", ["/v1.0/../../x", "/users/../groups", "/users/%2E%2E/x", "//evil.example/users",
                                   "users/./x", GRAPH + "/v1.0/../x"])
 def test_dot_segments_and_double_slash_are_refused(session, graph, path):

@@ -95,6 +95,21 @@ def test_504_retried_for_get_not_for_post(session, http):
     assert session.count() == 1
 
 
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_gateway_5xx_retried_for_idempotent_calls_only(session, http, status):
+    """The service may have acted before a 500/502/504: a GET or a POST with a request id (Partner
+    Center deduplicates on MS-RequestId) is repeated, a plain POST is not."""
+    session.queue("*", "users", FakeRaw(status), FakeRaw(200, {}))
+    assert http.send("GET", URL).status_code == 200
+    session.calls.clear()
+    session.queue("*", "users", FakeRaw(status), FakeRaw(201, {}))
+    assert http.send("POST", URL, json={}, idempotent=True).status_code == 201
+    session.calls.clear()
+    session.queue("*", "users", FakeRaw(status), FakeRaw(201, {}))
+    assert http.send("POST", URL, json={}).status_code == status
+    assert session.count() == 1
+
+
 def test_429_retried_even_for_post(session, http):
     session.queue("POST", "users", throttled("0.5"), FakeRaw(201, {"id": "x"}))
     assert http.send("POST", URL, json={"a": 1}).status_code == 201

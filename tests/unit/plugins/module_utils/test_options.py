@@ -247,3 +247,46 @@ def test_file_modes_helper(tmp_path):
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert target.read_text() == "value"
     assert [p.name for p in tmp_path.iterdir()] == ["rt"]
+
+
+# --- empty means unset (AWX injects "" for every credential field the credential does not hold) -------
+AWX_SECRET_ONLY_ENV = dict({env: "" for env in CONTRACT.values()}, CSP_TENANT_ID=csp_fakes.PARTNER,
+                           CSP_CLIENT_ID=csp_fakes.APP, CSP_CLIENT_SECRET=csp_fakes.SECRET)
+
+
+def test_module_env_fallback_skips_empty_variables(monkeypatch, tmp_path):
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    for name, value in AWX_SECRET_ONLY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    result = ArgumentSpecValidator(CONNECTION_ARGSPEC).validate({})
+    assert result.error_messages == []  # CSP_CLOUD="" used to fail `choices`
+    params = result.validated_parameters
+    assert params["cloud"] == "public" and params["client_secret"] == csp_fakes.SECRET
+    for name in ("client_certificate_path", "ca_bundle", "token_cache_path", "refresh_token",
+                 "refresh_token_store", "authority_host"):
+        assert params[name] is None, name
+    options = ConnectionOptions(params).validate()
+    assert options.grant == "client_credentials" and options.verify is True
+
+
+@pytest.mark.parametrize("value", ["", "  ", None, {}])
+def test_empty_values_are_unset_in_connection_options(value):
+    options = csp_fakes.options(client_certificate_path=value, refresh_token_store=value, ca_bundle=value,
+                                token_cache_path=value, refresh_token=value, cloud=value).validate()
+    assert options.refresh_token_store_spec is None and options.grant == "client_credentials"
+    assert options.cloud.name == "public" and options.verify is True and options.credential == csp_fakes.SECRET
+
+
+def test_from_dict_empty_value_takes_the_environment(monkeypatch):
+    monkeypatch.setenv("CSP_CLIENT_SECRET", "from-env")
+    assert ConnectionOptions.from_dict({"client_secret": ""}).client_secret == "from-env"
+
+
+def test_empty_env_hidden_restores(monkeypatch):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.options import empty_env_hidden
+    monkeypatch.setenv("CSP_CA_BUNDLE", "")
+    monkeypatch.setenv("CSP_CLOUD", "usgov")
+    with empty_env_hidden():
+        assert "CSP_CA_BUNDLE" not in os.environ and os.environ["CSP_CLOUD"] == "usgov"
+    assert os.environ["CSP_CA_BUNDLE"] == ""

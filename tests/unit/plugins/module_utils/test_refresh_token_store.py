@@ -359,8 +359,8 @@ class PagedFakeVault:
 
     def put(self, call):
         version = "%032x" % (len(self.versions) + 1)
-        body = dict(call.json, id="%s/%s" % (self.BASE, version), attributes={"enabled": True,
-                                                                               "created": len(self.versions)})
+        attributes = {"enabled": True, "created": len(self.versions)}
+        body = dict(call.json, id="%s/%s" % (self.BASE, version), attributes=attributes)
         self.versions.append(body)
         return csp_fakes.FakeRaw(200, body)
 

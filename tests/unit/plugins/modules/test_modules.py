@@ -183,3 +183,18 @@ def test_tenant_info_found(fake_http, idp, capsys):
 def test_tenant_info_unknown_domain_is_not_a_failure(fake_http, idp, capsys):
     code, result = run(tenant_info, {"domain": "nowhere.example", "authority_host": csp_fakes.LOGIN}, capsys)
     assert code == 0 and result["exists"] is False and result["error"]["code"] == "AADSTS90002"
+
+
+def test_awx_secret_only_injection(fake_http, idp, capsys, monkeypatch):
+    """AWX's environment for a credential with only tenant, client id and secret: every other CSP_* is ""."""
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.options import CONNECTION_ENV
+    for env in CONNECTION_ENV.values():
+        monkeypatch.setenv(env, "")
+    monkeypatch.setenv("CSP_TENANT_ID", PARTNER)
+    monkeypatch.setenv("CSP_CLIENT_ID", APP)
+    monkeypatch.setenv("CSP_CLIENT_SECRET", SECRET)
+    fake_http.queue("GET", "/v1.0/organization", FakeRaw(200, {"value": [{"id": "org"}]}))
+    endpoints = {"authority_host": csp_fakes.LOGIN, "graph_endpoint": csp_fakes.GRAPH}
+    code, result = run(graph_request, dict(endpoints, path="/organization"), capsys)
+    assert code == 0, result
+    assert result["json"]["value"] == [{"id": "org"}], result

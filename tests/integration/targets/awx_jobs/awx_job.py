@@ -1,0 +1,236 @@
+#!/usr/bin/env python
+"""AWX-like jobs with ansible-runner against the emulator (see runme.sh).
+
+The credentials are docs/awx's credential types rendered as AWX renders them (tests/unit/awx/awx_render.py:
+every field the credential leaves empty arrives as ""): a "Microsoft CSP partner app" holding only the us
+partner tenant's ids, secret, refresh token, name and region, and a "Microsoft CSP endpoints" holding the
+emulator's hosts and CA. The inventory is what an inventory update of docs/awx/project's customers source
+gives under the same credential (ansible-inventory --list --export), handed to each job as an inventory
+script, sliced as AWX slices (hosts[k-1::N]). Checked:
+
+1. one job over six customers, one of which (Relecloud, a region without partner tenant) fails: the job
+   ends failed (rc 2), only that host failed, set_stats carries the summary and every result, report.json
+   covers exactly the six, failed customers first with a next step;
+2. the Limit of one customer only (no localhost): the job is successful and still writes its report and
+   publishes its stats;
+3. the same six over 3 slices: each slice reports its own hosts, the same statuses as the one job, and the
+   merge playbook over the slices' artifacts (merged as AWX merges a workflow's artifacts) makes one report
+   with the one job's customers and statuses;
+4. no secret (client secret, refresh token, access token) in any job event or artifact.
+"""
+
+import glob
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+import ansible_runner
+import yaml
+from emulator_control import config as read_config
+
+PARTNER_US = {"tenant_id": "10000000-0000-4000-8000-000000000001", "client_id": "20000000-0000-4000-8000-000000000001",
+              "client_secret": "demo-us-secret-0001", "refresh_token": "demo-us-refresh-token-seed",
+              "partner_name": "us", "partner_region": "NA"}
+SECRETS = ("demo-us-secret-0001", "demo-us-refresh-token-seed")
+CUSTOMERS = ["customer01.onmicrosoft.com", "customer02.onmicrosoft.com", "customer04.onmicrosoft.com",
+             "customer06.onmicrosoft.com", "customer09.onmicrosoft.com", "customer10.onmicrosoft.com"]
+LIMIT = ",".join(CUSTOMERS)
+EXPECTED = {"customer01.onmicrosoft.com": "onboarded", "customer02.onmicrosoft.com": "awaiting_approval",
+            "customer04.onmicrosoft.com": "onboarded", "customer06.onmicrosoft.com": "awaiting_approval",
+            "customer09.onmicrosoft.com": "onboarded", "customer10.onmicrosoft.com": "failed"}
+
+
+def fail(message):
+    sys.exit("awx_jobs: " + message)
+
+
+def collection_root():
+    for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep):
+        root = os.path.join(path, "ansible_collections", "cloudpartner", "csp")
+        if os.path.isdir(os.path.join(root, "docs", "awx")):
+            return root
+    fail("cloudpartner.csp with docs/awx not found on ANSIBLE_COLLECTIONS_PATH")
+
+
+ROOT = collection_root()
+sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "awx"))
+from awx_render import render_injectors  # noqa: E402
+
+
+def credential_env(cfg, pdd):
+    with open(os.path.join(ROOT, "docs", "awx", "controller_configuration.yml"), encoding="utf-8") as handle:
+        types = {t["name"]: t for t in yaml.safe_load(handle)["controller_credential_types"]}
+    with open(cfg["csp_ca_bundle"], encoding="utf-8") as handle:
+        ca_pem = handle.read()
+    env = render_injectors(types["Microsoft CSP partner app"], PARTNER_US, pdd)
+    env.update(render_injectors(types["Microsoft CSP endpoints"], {
+        "authority_host": cfg["csp_authority_host"], "graph_endpoint": cfg["csp_graph_endpoint"],
+        "partner_center_endpoint": cfg["csp_partner_center_endpoint"], "ca_bundle": ca_pem}, pdd))
+    empty = sorted(name for name, value in env.items() if value == "")
+    if "CSP_CLOUD" not in empty or "CSP_CLIENT_CERTIFICATE_PATH" not in empty:
+        fail("the rendering should leave CSP_CLOUD and CSP_CLIENT_CERTIFICATE_PATH empty: %s" % empty)
+    return env
+
+
+def inventory_update(cfg, work):
+    """What AWX's inventory update of the project's source stores: ansible-inventory --list --export."""
+    pdd = os.path.join(work, "inventory_update")
+    env = credential_env(cfg, pdd)
+    proc = subprocess.run(
+        ["ansible-inventory", "-i",
+         os.path.join(ROOT, "docs", "awx", "project", "inventory", "customers.csp_customers.yml"), "--list", "--export"],
+        env=dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_FAILED="True", ANSIBLE_INVENTORY_EXPORT="True", **env),
+        cwd=pdd, capture_output=True, text=True, check=False)
+    stdout, stderr, rc = proc.stdout, proc.stderr, proc.returncode
+    if rc != 0:
+        fail("inventory update failed (rc %s): %s" % (rc, stderr[-2000:]))
+    data = json.loads(stdout)
+    hosts = sorted(data["_meta"]["hostvars"])
+    if not set(CUSTOMERS) <= set(hosts):
+        fail("the inventory update is missing customers: %s" % sorted(set(CUSTOMERS) - set(hosts)))
+    return data
+
+
+def inventory_script(data, hosts):
+    """AWX hands a job its inventory as a script; a slice gets only its hosts."""
+    keep = set(hosts)
+    out = {"_meta": {"hostvars": {h: v for h, v in data["_meta"]["hostvars"].items() if h in keep}}}
+    for group, value in data.items():
+        if group == "_meta":
+            continue
+        entry = dict(value)
+        if "hosts" in entry:
+            entry["hosts"] = [h for h in entry["hosts"] if h in keep]
+        out[group] = entry
+    return "#!/usr/bin/env python3\nimport json\nprint(json.dumps(json.loads(%r)))\n" % json.dumps(out)
+
+
+def job(cfg, work, name, playbook, hosts_data, hosts, limit=None, extravars=None, job_id=1):
+    """One AWX job: its own private_data_dir, credentials injected, extra vars, inventory, limit."""
+    pdd = os.path.join(work, name)
+    os.makedirs(os.path.join(pdd, "env"))
+    envvars = credential_env(cfg, pdd)
+    with open(os.path.join(pdd, "env", "envvars"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump(envvars, handle)
+    extra = {"awx_job_id": job_id, "tower_job_id": job_id, "onboard_customer_approval_wait": 0,
+             "onboard_integration_user": "integration@contosopartnerus.onmicrosoft.com",
+             "onboard_report_dir": os.path.join(pdd, "artifacts", "onboard_report")}
+    extra.update(extravars or {})
+    with open(os.path.join(pdd, "env", "extravars"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump(extra, handle)
+    os.makedirs(os.path.join(pdd, "inventory"))
+    script = os.path.join(pdd, "inventory", "hosts")
+    with open(script, "w", encoding="utf-8") as handle:
+        handle.write(inventory_script(hosts_data, hosts))
+    os.chmod(script, stat.S_IRWXU)
+    shutil.copytree(os.path.join(ROOT, "docs", "awx", "project"), os.path.join(pdd, "project"))
+    runner = ansible_runner.run(private_data_dir=pdd, playbook=playbook, limit=limit, ident=str(job_id),
+                                quiet=True, forks=10)
+    stats = {}
+    for event in runner.events:
+        if event.get("event") == "playbook_on_stats":
+            stats = event["event_data"].get("artifact_data") or {}
+    failed_hosts = sorted(h for h, n in (runner.stats or {}).get("failures", {}).items() if n)
+    report_path = os.path.join(pdd, "artifacts", "onboard_report", "report.json")
+    report = None
+    if os.path.exists(report_path):
+        with open(report_path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    no_secrets(pdd, name)
+    with open(os.path.join(pdd, "artifacts", str(job_id), "stdout"), encoding="utf-8", errors="replace") as handle:
+        lines = [line for line in handle.read().splitlines() if "fatal:" in line or "FAILED!" in line
+                 or "ERROR" in line]
+    for line in lines[:10]:
+        print("awx_jobs: job %s: %s" % (name, line[:1500]))
+    print("awx_jobs: job %s: %s rc %s, failed hosts %s, summary %s" % (name, runner.status, runner.rc, failed_hosts,
+                                                                       stats.get("onboard_summary")))
+    return runner, stats, failed_hosts, report
+
+
+def no_secrets(pdd, name):
+    """0 secrets in the job's events, output and reports (what AWX stores and shows). ansible-runner's own
+    artifacts/<ident>/command and env/ hold the injected environment by design; AWX keeps neither."""
+    paths = glob.glob(os.path.join(pdd, "artifacts", "*", "job_events", "*.json"))
+    paths += glob.glob(os.path.join(pdd, "artifacts", "*", "stdout"))
+    paths += glob.glob(os.path.join(pdd, "artifacts", "onboard_report", "*"))
+    if not paths:
+        fail("job %s: no job events" % name)
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+        for secret in SECRETS:
+            if secret in text:
+                fail("job %s: a secret is in %s" % (name, os.path.relpath(path, pdd)))
+        if "eyJ0eXAi" in text or "eyJhbGci" in text:
+            fail("job %s: an access token is in %s" % (name, os.path.relpath(path, pdd)))
+
+
+def statuses(report):
+    return {c["customer"]: c["status"] for c in report["customers"]}
+
+
+def main(config_path):
+    cfg = read_config(config_path)
+    work = tempfile.mkdtemp(prefix="awx_jobs-")
+    try:
+        data = inventory_update(cfg, work)
+        hosts = sorted(data["_meta"]["hostvars"])
+
+        # 1. one job, six customers, one failing
+        runner, stats, failed, report = job(cfg, work, "one", "playbooks/onboard_customers.yml", data, hosts,
+                                            limit=LIMIT, job_id=101)
+        if runner.status != "failed" or runner.rc != 2 or failed != ["customer10.onmicrosoft.com"]:
+            fail("job one: expected failed with rc 2 and only customer10 failed")
+        if report is None or statuses(report) != EXPECTED:
+            fail("job one: report statuses %s" % (report and statuses(report)))
+        if report["customers"][0]["status"] != "failed" or not report["customers"][0]["next_step"]:
+            fail("job one: the failed customer is not first, with a next step")
+        summary = stats.get("onboard_summary") or {}
+        if summary.get("failed") != 1 or summary.get("onboarded") != 3 or summary.get("customers") != 6:
+            fail("job one: set_stats onboard_summary is %s" % summary)
+        if statuses(stats.get("onboard_report_101") or {"customers": []}) != EXPECTED:
+            fail("job one: set_stats onboard_report_101 does not carry every result")
+        if report["meta"]["job_id"] != [101] or report["meta"]["partner_tenants"] != ["us"]:
+            fail("job one: report meta %s" % report["meta"])
+
+        # 2. the Limit names one customer only: the report and the stats still come
+        runner, stats, failed, report = job(cfg, work, "limit", "playbooks/onboard_customers.yml", data, hosts,
+                                            limit="customer01.onmicrosoft.com", job_id=102)
+        if runner.status != "successful" or report is None or statuses(report) != {
+                "customer01.onmicrosoft.com": "onboarded"}:
+            fail("job limit: %s, report %s" % (runner.status, report and statuses(report)))
+        if (stats.get("onboard_summary") or {}).get("customers") != 1:
+            fail("job limit: no set_stats")
+
+        # 3. three slices (hosts[k-1::3] of the limited inventory), then the merge
+        limited = [h for h in hosts if h in CUSTOMERS]
+        merged_artifacts = {}
+        for k in range(1, 4):
+            part = limited[k - 1::3]
+            runner, stats, failed, report = job(cfg, work, "slice%d" % k, "playbooks/onboard_customers.yml", data,
+                                                part, job_id=200 + k)
+            if report is None or set(statuses(report)) != set(part):
+                fail("slice %d reports %s, its hosts are %s" % (k, report and sorted(statuses(report)), part))
+            if any(EXPECTED[h] != s for h, s in statuses(report).items()):
+                fail("slice %d: statuses differ from the one job: %s" % (k, statuses(report)))
+            expected_status = "failed" if "customer10.onmicrosoft.com" in part else "successful"
+            if runner.status != expected_status:
+                fail("slice %d ended %s, expected %s" % (k, runner.status, expected_status))
+            merged_artifacts.update(stats)  # AWX merges the parents' artifacts into a node's extra vars
+        runner, stats, failed, report = job(cfg, work, "merge", "playbooks/onboard_report_merge.yml", data, [],
+                                            extravars=merged_artifacts, job_id=300)
+        if runner.status != "successful" or report is None or statuses(report) != EXPECTED:
+            fail("merge: %s, report %s" % (runner.status, report and statuses(report)))
+        if sorted(report["meta"]["job_id"]) != [201, 202, 203]:
+            fail("merge: the report does not name the slices' jobs: %s" % report["meta"]["job_id"])
+        print("awx_jobs: all checks passed")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
