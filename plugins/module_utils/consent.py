@@ -101,6 +101,7 @@ class ConsentClient:
         self.login_host = login_host
         self.readable = True
         self.unreadable_reason = None
+        self.unreadable_code = None
         # called after every consent write: the customer tenant's cached tokens carry the old claims
         self.on_change = on_change or (lambda: None)
         self.sleep = sleep
@@ -142,6 +143,7 @@ class ConsentClient:
             if err.code in APP_NOT_IN_TENANT:
                 self.readable = False
                 self.unreadable_reason = str(err)
+                self.unreadable_code = err.code
                 return None
             raise
         if sp is None:

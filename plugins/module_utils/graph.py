@@ -250,6 +250,8 @@ class GraphClient:
             retry_ids = self._with_failed_dependents(normalized, throttled, results)
             known = [w for w in waits if w is not None]
             delay = max(known) if known else policy.backoff(round_no, self.http.rand)
+            if getattr(self.http, "throttle", None) is not None:
+                self.http.throttle.back_off(delay)  # the app's other threads wait too
             if delay > policy.max_wait or waited + delay > policy.max_total_wait:
                 break
             waited += self.http._wait(delay)

@@ -18,6 +18,7 @@ import email.utils
 import json as jsonlib
 import math
 import random as random_module
+import threading
 import time
 import uuid
 
@@ -83,6 +84,60 @@ def parse_retry_after(value, now=None):
     if math.isnan(seconds) or seconds < 0:  # NaN or in the past
         return 0.0
     return seconds
+
+
+class SharedThrottle:
+    """Bounded concurrency for one app across every tenant it calls, backing off together on 429/503.
+
+    Microsoft throttles an app's requests per app (over all tenants), so the threads of one process
+    that work for the same app share one gate: at most ``limit`` requests in flight; a throttled answer
+    halves the limit and holds every thread until its ``Retry-After`` has passed; each run of ``limit``
+    answers without throttling lets one more request in again, up to ``max_limit``.
+    """
+
+    def __init__(self, max_limit=8, clock=time.monotonic, sleep=time.sleep):
+        self.max_limit = max(1, int(max_limit))
+        self.limit = self.max_limit
+        self.clock = clock
+        self.sleep = sleep
+        self.in_flight = 0
+        self.resume_at = 0.0
+        self.throttled = 0
+        self._good = 0
+        self._cond = threading.Condition()
+
+    def acquire(self):
+        with self._cond:
+            while self.in_flight >= self.limit:
+                self._cond.wait()
+            self.in_flight += 1
+            pause = self.resume_at - self.clock()
+        if pause > 0:
+            self.sleep(pause)
+
+    def release(self, throttled_for=None):
+        """One request done; ``throttled_for``: the seconds the service asked to wait (it throttled)."""
+        with self._cond:
+            self.in_flight -= 1
+            if throttled_for is not None:
+                self._back_off(throttled_for)
+            else:
+                self._good += 1
+                if self._good >= self.limit and self.limit < self.max_limit:
+                    self._good = 0
+                    self.limit += 1
+            self._cond.notify_all()
+
+    def back_off(self, seconds):
+        """A throttled answer seen elsewhere (a ``$batch`` step): everyone waits, the limit halves."""
+        with self._cond:
+            self._back_off(seconds)
+
+    def _back_off(self, seconds):
+        self.throttled += 1
+        self._good = 0
+        self.limit = max(1, self.limit // 2)
+        self.resume_at = max(self.resume_at, self.clock() + max(0.0, seconds))
 
 
 class HttpResponse:
@@ -210,13 +265,18 @@ class HttpClient:
     """
 
     def __init__(self, verify=True, timeout=(10.0, 60.0), retry=None, session=None,
-                 sleep=time.sleep, rand=random_module.random, clock=time.monotonic, user_agent=USER_AGENT):
+                 sleep=time.sleep, rand=random_module.random, clock=time.monotonic, user_agent=USER_AGENT,
+                 throttle=None):
         if session is None:
             if not HAS_REQUESTS:
                 raise CspTransportError("the Python library 'requests' is required", code="MissingLibrary")
             session = requests.Session()
             # proxies from the environment are fine; CA bundles from it are not (see module doc)
             session.trust_env = True
+            if throttle is not None:  # one pooled connection per thread that may be in flight
+                adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=throttle.max_limit)
+                session.mount("https://", adapter)
+        self.throttle = throttle
         self.session = session
         self.verify = verify or True
         self.timeout = timeout
@@ -235,9 +295,23 @@ class HttpClient:
                        "return-client-request-id": "true"}
         all_headers.update(headers or {})
         self.attempts += 1
-        raw = self.session.request(
-            method, url, headers=all_headers, params=params, json=json, data=data,
-            verify=self.verify, timeout=self.timeout, allow_redirects=False)
+        if self.throttle is None:
+            raw = self.session.request(
+                method, url, headers=all_headers, params=params, json=json, data=data,
+                verify=self.verify, timeout=self.timeout, allow_redirects=False)
+        else:
+            self.throttle.acquire()
+            throttled_for = None
+            try:
+                raw = self.session.request(
+                    method, url, headers=all_headers, params=params, json=json, data=data,
+                    verify=self.verify, timeout=self.timeout, allow_redirects=False)
+                if raw.status_code in THROTTLE_STATUSES:
+                    throttled_for = parse_retry_after(raw.headers.get("Retry-After"))
+                    if throttled_for is None:
+                        throttled_for = self.retry.backoff(1, self.rand)
+            finally:
+                self.throttle.release(throttled_for)
         return HttpResponse(raw.status_code, dict(raw.headers), raw.content, url, method,
                             client_request_id=client_request_id)
 

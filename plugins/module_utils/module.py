@@ -24,14 +24,19 @@ _LIBRARIES = (
 
 
 def _missing(required):
-    import importlib
+    """The first required library that is not installed, without importing it: msal, requests and
+    cryptography are imported where they are used, so a module that stops early (bad input) or never
+    needs a token does not pay for them."""
+    import importlib.util
     for import_name, pip_name, _label in _LIBRARIES:
         if import_name not in required:
             continue
         try:
-            importlib.import_module(import_name)
-        except ImportError as exc:
+            found = importlib.util.find_spec(import_name) is not None
+        except (ImportError, ValueError) as exc:
             return pip_name, exc
+        if not found:
+            return pip_name, ImportError("No module named %r" % import_name)
     return None, None
 
 

@@ -4,7 +4,7 @@
 Configuration (world ``settings.faults`` or ``PUT /_emulator/faults``)::
 
     seed: 1
-    latency_ms: 0                 # or {"<path regex>": ms, ...}
+    latency_ms: 0                 # or {"<path regex>": ms, ...}; per HTTP request ($batch steps pay none)
     throttle: {requests: 100, per_seconds: 1.0, services: [graph, partner_center]}   # or null
     throttle_rate: 0.0            # share of requests (throttle.services) answered 429 at random
     throttle_retry_after: 1.0     # the Retry-After of those
@@ -180,7 +180,8 @@ def before(req: server.Request) -> Any:
         return None
     if req.service not in faults.services:
         return _throttle(req, faults)
-    delay = faults.latency_for(req.path)
+    # Latency is the network's round trip: a $batch step travels inside its envelope, which paid it.
+    delay = 0.0 if req.batch_step else faults.latency_for(req.path)
     if delay > 0:
         time.sleep(delay)
     if faults.drop_rate and faults.random() < faults.drop_rate:

@@ -1478,7 +1478,8 @@ def _sub_request(router, req, version: str, claims: dict, item: dict) -> dict:
     target = f"/{version}{path}" + (f"?{query}" if query else "")
     sub = server.Request(req.runtime, "graph", item["method"].upper(), target, headers, raw, world=req.world)
     sub.client_request_id = req.client_request_id
-    sub.batch_step = True  # "act, then lose the answer" faults hit the batch, not its steps
+    # no latency of its own, and "act, then lose the answer" faults hit the batch, not its steps
+    sub.batch_step = True
     # Through the full pipeline: the step is logged and throttled against the app's budget
     # like a request of its own (a throttled step gets its own 429 + Retry-After).
     resp = req.runtime.dispatch(sub) if req.runtime is not None else None

@@ -177,6 +177,7 @@ class Request:
         self.log_tenant_id: str | None = None
         self.log_user: str | None = None
         self.log_fault: str | None = None  # set by faults: "throttle", "error", "drop" (the service never acted), "act_drop", "act_error" (it did)
+        self.batch_step = False  # a step of a Graph $batch (no network round trip of its own)
 
     # --- query ---
     @property
@@ -486,6 +487,8 @@ class Runtime:
         }
         if req.log_fault:
             entry["fault"] = req.log_fault
+        if req.batch_step:
+            entry["batch_step"] = True
         if req.log_replay:
             entry["replay"] = True
         if req.headers.get("If-Match"):

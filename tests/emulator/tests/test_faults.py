@@ -133,6 +133,21 @@ def test_latency_per_route(fresh_minimal, client_for):
     assert slow >= 0.3 and fast < slow
 
 
+def test_batch_steps_pay_no_latency_and_are_marked(fresh_minimal, client_for):
+    emu = fresh_minimal
+    client = client_for(emu)
+    token = client.app_token().json()["access_token"]
+    emu.control.set_faults({"latency_ms": 200})
+    steps = [{"id": str(n), "method": "GET", "url": "/groups?$top=1"} for n in range(1, 6)]
+    start = time.monotonic()
+    r = client.request("POST", "graph", "/v1.0/$batch", token=token, json={"requests": steps})
+    took = time.monotonic() - start
+    assert r.status_code == 200 and len(r.json()["responses"]) == 5
+    assert 0.2 <= took < 0.2 * 5  # the envelope's round trip, not one per step
+    log = emu.control.requests_log()[-6:]
+    assert sorted(bool(e.get("batch_step")) for e in log) == [False] + [True] * 5
+
+
 def test_seed_makes_faults_repeatable(fresh_minimal, client_for):
     emu = fresh_minimal
     client = client_for(emu)
