@@ -70,7 +70,8 @@ def test_security_group_info_by_name_id_and_all(fake, fake_http, capsys):
     rc, result = run(security_group_info, {"id": GROUP_ADMIN_AGENTS.upper()}, capsys)
     assert [g["display_name"] for g in result["groups"]] == ["AdminAgents"]
     rc, result = run(security_group_info, {"display_name": "gdap admins"}, capsys)
-    assert result["groups"] == []  # an exact name, as security_group matches
+    # the one directory rule: displayName matches ignoring case, as Graph's $filter eq does
+    assert [g["id"] for g in result["groups"]] == [GROUP_GDAP_ADMINS]
     assert no_writes(fake_http) == []
 
 
