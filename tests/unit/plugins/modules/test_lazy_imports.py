@@ -9,7 +9,7 @@ import pytest
 
 CODE = r"""
 import json, sys
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.cloudpartner.csp.tests.unit.plugins.csp_fakes import patch_module_args  # 2.16 and 2.19
 from ansible_collections.cloudpartner.csp.plugins.modules import {module} as mod
 with patch_module_args({args}):
     try:
