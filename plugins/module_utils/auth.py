@@ -133,6 +133,7 @@ class TokenProvider:
         self.store = open_store(options, options.authority_host)
         self.adapter = MsalHttpAdapter(http, discovery=self.store.discovery)
         self._refresh_store = None
+        self._seed_store = None
         self.last_stored = None  # the StoredToken of the last rotation this provider ran
         self._apps = {}
         self._http_caches = {}
@@ -218,8 +219,9 @@ class TokenProvider:
                 if not result or "access_token" not in result:
                     raise auth_error(result or {}, tenant_id, self.adapter)
                 refresh_token = None
-                if delegated and refresh_store is None and self.refresh_store is None:
-                    refresh_token = result.get("refresh_token") or self._cached_refresh_token(app, account_id)
+                if delegated and refresh_store is None and self.seed_store is not None:
+                    newest = self.seed_store.load()  # the rotated token, for return_refresh_token
+                    refresh_token = newest.token if newest else None
         except ValueError as exc:  # MSAL's input checks (e.g. reserved scopes)
             raise CspValidationError("Invalid token request: %s" % exc, code="InvalidTokenRequest") from None
         except OSError as exc:
@@ -289,28 +291,74 @@ class TokenProvider:
                 access_token=lambda: self.get_token(resource=audience + "/.default", grant="client_credentials").token)
         return self._refresh_store
 
-    def _delegated_from_store(self, app, tenant_id, scopes, fresh, target_key, store=None):
-        """Delegated token with the refresh token store as the only home of the refresh token.
+    @property
+    def seed_store(self):
+        """The store a plain ``refresh_token`` option seeds, or None (a ``refresh_token_store`` is set, or no
+        refresh token): a file beside the token cache when ``token_cache_path`` is set, else memory, named
+        by a digest of the option's token. The option's token is saved into it when it is empty; from
+        then on the token is only redeemed and saved by ``rotate``, as with any store."""
+        if self.options.refresh_token_store_spec or not self.options.refresh_token:
+            return None
+        if self._seed_store is None:
+            from .refresh_token_store import FileRefreshTokenStore, MemoryRefreshTokenStore
+            name = digest(self.options.refresh_token)[:16]
+            path = getattr(self.store, "path", None)
+            if getattr(self.store, "persistent", False) and path:
+                store = FileRefreshTokenStore("%s.rt-%s.json" % (path[:-5] if path.endswith(".json") else path, name))
+            else:
+                store = MemoryRefreshTokenStore(name)
+            if store.load() is None:
+                self._seed(store, None)
+            self._seed_store = store
+        return self._seed_store
+
+    def _seed(self, store, current):
+        """Save the option's refresh token into ``store`` over ``current`` (None: the store is empty)."""
+        from .refresh_token_store import RefreshTokenStoreConflict
+        try:
+            store.save(self.options.refresh_token, None if current is None else current.version,
+                       metadata={"client_id": self.options.client_id, "source": "seed"}, consented=True)
+        except RefreshTokenStoreConflict:
+            pass  # another run stored a token first: that one is newer
+
+    def _delegated_from_store(self, app, tenant_id, scopes, fresh, target_key, store):
+        """Delegated token with a refresh token store as the only home of the refresh token.
 
         A cached access token is used when it is good (MSAL's cache holds no refresh token for this user,
         so a silent call cannot rotate behind the store's back); otherwise the stored token is
         exchanged and the new one stored, in one locked step with compare-and-swap (``rotate``).
+        The store a plain ``refresh_token`` seeded refreshes an aging access token (keeping it should
+        that fail) and goes back to the option's token once when the stored one is no longer valid.
         """
-        store = store if store is not None else self.refresh_store
-        identity = digest(self._user_identity(None if store is self.refresh_store else store))
+        seeded = store is self._seed_store
+        identity = digest(self._user_identity(None if seeded or store is self.refresh_store else store))
         account = self._account(app, identity)
+        aging = None
         if account is not None and not fresh:
             # a refresh token another configuration left in the cache must not rotate behind the store's back
             self._drop_cached_refresh_tokens(app, account["home_account_id"])
             # no refresh token here, so an aging token is served as MSAL's silent call would serve it
             result = self._cached_access_token(app, account, target_key)
-            if result is not None:
+            if result is not None and not (seeded and result.get("aging")):
                 return result, account["home_account_id"]
-            result = app.acquire_token_silent_with_error(scopes, account)
-            if result and "access_token" in result:
-                return result, account["home_account_id"]
+            aging = result
+            if result is None:
+                result = app.acquire_token_silent_with_error(scopes, account)
+                if result and "access_token" in result:
+                    return result, account["home_account_id"]
 
-        result, self.last_stored = self.rotate(store, app, tenant_id, scopes)
+        try:
+            result, self.last_stored = self.rotate(store, app, tenant_id, scopes)
+        except CspAuthError as err:
+            if aging is not None:
+                return aging, account["home_account_id"]
+            current = store.load() if seeded else None
+            if (current is None or current.token == self.options.refresh_token
+                    or str(err.code or "").replace("AADSTS", "") not in _RT_INVALID):
+                raise
+            # the rotated token was revoked or expired on its own: the option's token is worth one more try
+            self._seed(store, current)
+            result, self.last_stored = self.rotate(store, app, tenant_id, scopes)
         home_account_id = self._home_account_id(result)
         if home_account_id:
             self.store.set_account(identity, home_account_id)
@@ -352,43 +400,15 @@ class TokenProvider:
         return None
 
     def _delegated(self, app, tenant_id, scopes, fresh, target_key, refresh_store=None):
-        """Delegated token: our cache lookup, else MSAL (silent refresh or the configured refresh token).
+        """Delegated token from one refresh token store: the given one (``SamClient``), the configured
+        ``refresh_token_store``, or the store a plain ``refresh_token`` seeds (see ``seed_store``).
 
         ``target_key`` names this (tenant, scopes, user) in the store's index of targets.
         """
-        if refresh_store is not None or self.refresh_store is not None:
-            result, home_account_id = self._delegated_from_store(app, tenant_id, scopes, fresh, target_key,
-                                                                 refresh_store)
-        else:
-            result, home_account_id = self._delegated_from_refresh_token(app, tenant_id, scopes, fresh, target_key)
+        store = refresh_store if refresh_store is not None else (self.refresh_store or self.seed_store)
+        result, home_account_id = self._delegated_from_store(app, tenant_id, scopes, fresh, target_key, store)
         if result and "access_token" in result and result.get("token_source") != "cache":
             self._remember_target(app, result["access_token"], home_account_id, target_key)
-        return result, home_account_id
-
-    def _delegated_from_refresh_token(self, app, tenant_id, scopes, fresh, target_key):
-        account = self._account(app)
-        aging = None
-        if account is not None:
-            if not fresh:
-                cached = self._cached_access_token(app, account, target_key)
-                if cached is not None and not cached.get("aging"):
-                    return cached, account["home_account_id"]
-                # past its refresh_on: refresh now, but keep it in hand should that fail (as MSAL does)
-                aging = cached
-            result = app.acquire_token_silent_with_error(scopes, account, force_refresh=fresh)
-            if result and "access_token" in result:
-                return result, account["home_account_id"]
-            if aging is not None:
-                return aging, account["home_account_id"]
-            if result and aadsts_code(result.get("error_description")) not in _RT_INVALID:
-                raise auth_error(result, tenant_id, self.adapter)
-            # no usable refresh token in the cache: fall back to the configured one
-        result = app.acquire_token_by_refresh_token(self.options.refresh_token, scopes)
-        if not result or "access_token" not in result:
-            return result, None
-        home_account_id = self._home_account_id(result)
-        if home_account_id:
-            self.store.set_account(digest(self.options.refresh_token), home_account_id)
         return result, home_account_id
 
     # --- access tokens MSAL's own lookup cannot find ----------------------------------------
@@ -447,15 +467,3 @@ class TokenProvider:
                 pass
         claims = result.get("id_token_claims") or {}
         return claims.get("sub")
-
-    def _cached_refresh_token(self, app, home_account_id):
-        if not home_account_id:
-            return None
-        cache = self.store.cache
-        query = {"home_account_id": home_account_id, "client_id": self.options.client_id,
-                 "environment": app.authority.instance}
-        newest = None
-        for entry in cache.search(cache.CredentialType.REFRESH_TOKEN, query=query):
-            if newest is None or int(entry.get("last_modification_time", 0)) > int(newest.get("last_modification_time", 0)):
-                newest = entry
-        return newest.get("secret") if newest else None

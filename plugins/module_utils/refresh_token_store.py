@@ -367,6 +367,53 @@ class FileRefreshTokenStore(RefreshTokenStore):
                 pass
 
 
+class PlainFileRefreshTokenStore(FileRefreshTokenStore):
+    """The file store writing only the token (one line, 0600), for a file a play reads back as a token
+    (``cloudpartner.csp.token``'s ``refresh_token_path``). Same lock and atomic write; the version is
+    always 0 once a token is there, so compare-and-swap only tells "empty" from "holds a token"."""
+
+    def _write(self, document):
+        self._remove_leftovers()
+        try:
+            atomic_write(self.path, self._encode(document["refresh_token"] + "\n"), mode=0o600)
+        except OSError as exc:
+            raise RefreshTokenStoreError("cannot write %s: %s" % (self.describe(), exc.strerror),
+                                         code="RefreshTokenStoreUnwritable") from None
+
+
+class MemoryRefreshTokenStore(RefreshTokenStore):
+    """A store that lives as long as the run: the home of a plain ``refresh_token`` option's rotated
+    token when no ``token_cache_path`` is set. Its lock is its own (stores never serialise each other)."""
+
+    type = "memory"
+
+    def __init__(self, name="memory"):
+        self.name = name
+        self._document = None
+        self._lock = threading.RLock()
+
+    def describe(self):
+        return "memory store %s" % self.name
+
+    def _read(self):
+        return None if self._document is None else dict(self._document)
+
+    def _write(self, document):
+        self._document = dict(document)
+
+    def _lock_path(self):
+        return None
+
+    @contextlib.contextmanager
+    def locked(self, timeout=None):
+        if not self._lock.acquire(timeout=self.lock_timeout if timeout is None else timeout):
+            raise RefreshTokenStoreError("%s is locked for too long" % self.describe(), code="RefreshTokenStoreLocked")
+        try:
+            yield self
+        finally:
+            self._lock.release()
+
+
 class AnsibleVaultRefreshTokenStore(FileRefreshTokenStore):
     """The file store's JSON document encrypted in the Ansible Vault format (1.1/1.2, AES256).
 

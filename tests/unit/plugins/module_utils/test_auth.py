@@ -161,6 +161,38 @@ def test_cached_refresh_token_revoked_falls_back_to_configured_one(session, idp,
     assert [c.data["refresh_token"] for c in session.calls if c.method == "POST"][-1] == RT_SEED
 
 
+def test_plain_refresh_token_is_redeemed_through_the_store_rotation(session, idp, tmp_path, monkeypatch):
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import RefreshTokenStore
+    rotations = []
+    real_rotate = RefreshTokenStore.rotate
+
+    def spy(self, exchange, metadata=None):
+        rotations.append(self.describe())
+        return real_rotate(self, exchange, metadata=metadata)
+
+    monkeypatch.setattr(RefreshTokenStore, "rotate", spy)
+    # no token cache: an in-memory store seeded with the option's token
+    tp = provider(session, refresh_token=RT_SEED)
+    first = tp.get_token(resource="partner_center")
+    tp.get_token(tenant=CUSTOMER)
+    assert rotations == [tp.seed_store.describe()] * 2 and tp.seed_store.type == "memory"
+    assert tp.seed_store.load().token == tp.get_token(tenant=CUSTOMER).refresh_token != first.refresh_token
+    # with token_cache_path: a 0600 file store beside the cache, the only home of the rotated token
+    rotations[:] = []
+    cached = provider(session, refresh_token=RT_SEED, token_cache_path=str(tmp_path))
+    token = cached.get_token()
+    store = cached.seed_store
+    assert rotations == [store.describe()] and store.type == "file"
+    assert os.path.dirname(store.path) == str(tmp_path) and stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    stored = store.load()
+    assert stored.version == 2 and stored.previous_version == 1 and stored.token == token.refresh_token
+    for name in os.listdir(str(tmp_path)):
+        if name != os.path.basename(store.path):
+            with open(os.path.join(str(tmp_path), name)) as handle:
+                text = handle.read()
+            assert token.refresh_token not in text and RT_SEED not in text
+
+
 def test_expired_refresh_token_error_has_code_hint_and_no_secret(session, idp):
     tp = provider(session, refresh_token="unknown-refresh-token-value")
     with pytest.raises(CspAuthError) as info:
