@@ -210,12 +210,11 @@ class TokenProvider:
                 if fresh:
                     self._http_caches[tenant_id].clear()  # MSAL replays a token 400 for 60 s otherwise
                 if delegated:
-                    result, account_id = self._delegated(app, tenant_id, scopes, fresh, digest(key)[:32],
-                                                         refresh_store)
+                    result = self._delegated(app, tenant_id, scopes, fresh, digest(key)[:32], refresh_store)[0]
                 else:
                     if fresh:
                         self._forget_app_tokens(app, tenant_id, scopes)
-                    result, account_id = app.acquire_token_for_client(scopes), None
+                    result = app.acquire_token_for_client(scopes)
                 if not result or "access_token" not in result:
                     raise auth_error(result or {}, tenant_id, self.adapter)
                 refresh_token = None

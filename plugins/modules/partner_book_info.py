@@ -305,16 +305,12 @@ def refresh_token_age(client):
         return dict(stored.describe(), source="store") if stored else {"source": "store", "age_days": None}
     if not options.refresh_token:
         return None
-    import time
-    cache = tokens.store.cache
-    newest = 0
-    for entry in cache.search(cache.CredentialType.REFRESH_TOKEN, query={"client_id": options.client_id}):
-        newest = max(newest, int(entry.get("last_modification_time") or 0))
-    if not newest:
+    stored = tokens.seed_store.load()  # the store the option seeds; its token is the newest one
+    if stored is None or stored.metadata.get("source") == "seed" or stored.stored_at is None:
         return {"source": "option", "age_days": None, "last_used": None}
-    age = max(0.0, (time.time() - newest) / 86400.0)
-    return {"source": "option", "age_days": round(age, 2), "days_left": round(max(0.0, 90 - age), 2),
-            "last_used": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest))}
+    facts = stored.describe()
+    return {"source": "option", "age_days": facts["age_days"], "days_left": facts["days_left"],
+            "last_used": facts["stored_at"]}
 
 
 def read_partner(name, regions, options, desired, params):

@@ -49,6 +49,10 @@ options:
     description:
       - File to write the newest (rotated) refresh token to, atomically and with mode 0600. The file is
         only rewritten when its content changes (that is the only change this module reports).
+      - It is written through the collection's file refresh token store (a lock in C(<path>.lock), a check
+        that the file still holds what was read, a temp file renamed over it) and holds only the token, so a
+        play can read it back as O(refresh_token). To keep a token between runs without a file of your own,
+        prefer O(refresh_token_store).
       - Needs O(refresh_token).
     type: path
   return_refresh_token:
@@ -215,8 +219,11 @@ import datetime
 import os
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
-from ansible_collections.cloudpartner.csp.plugins.module_utils.files import atomic_write, read_text
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
+from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import (
+    PlainFileRefreshTokenStore,
+    RefreshTokenStoreError,
+)
 
 
 def argument_spec():
@@ -230,24 +237,23 @@ def argument_spec():
 
 
 def write_refresh_token(module, path, value):
-    """Write ``value`` to ``path`` unless it is already there; returns changed."""
+    """Save ``value`` in the file store at ``path`` unless it is already there; returns changed."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(os.path.expanduser(path)))):
+        if module.check_mode:
+            return True
+        raise CspValidationError("the directory of refresh_token_path %s does not exist" % path,
+                                 code="MissingDirectory")
     try:
-        current = read_text(path)
-    except OSError as exc:
-        raise CspValidationError("refresh_token_path %s cannot be read: %s" % (path, exc.strerror),
-                                 code="UnreadableFile") from None
-    if current is not None and current.strip() == value:
-        return False
-    if not module.check_mode:
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise CspValidationError("the directory of refresh_token_path %s does not exist" % path,
-                                     code="MissingDirectory")
-        try:
-            atomic_write(path, value + "\n", mode=0o600)
-        except OSError as exc:
-            raise CspValidationError("refresh_token_path %s cannot be written: %s" % (path, exc.strerror),
-                                     code="UnwritableFile") from None
+        store = PlainFileRefreshTokenStore(path)
+        current = store.load()
+        if current is not None and current.token == value:
+            return False
+        if not module.check_mode:
+            store.save(value, None if current is None else current.version,
+                       metadata={"source": "exchange"})
+    except RefreshTokenStoreError as err:
+        raise CspValidationError("refresh_token_path %s: %s" % (path, err.message),
+                                 code=err.code or "UnwritableFile") from None
     return True
 
 
