@@ -236,6 +236,13 @@ def token_cache_files(work):
             and not path.endswith(".accounts.json")}
 
 
+def refresh_token_store_files(work):
+    """A plain refresh_token option seeds a refresh-token store beside the token cache (msal-*.rt-*.json,
+    0600): the one place a refresh token is kept and rotated. There refresh tokens (seeds, issued ones,
+    canary refresh tokens) are its content; anything else (client secrets, keys, access or id tokens) counts."""
+    return {path for path in token_cache_files(work) if ".rt-" in os.path.basename(path)}
+
+
 def loose_modes(work):
     """Token cache files readable by others than the owner."""
     found = []
@@ -248,14 +255,16 @@ def loose_modes(work):
 def scan(cfg, work):
     secrets, issued = known_secrets(cfg, work)
     msal_files = token_cache_files(work)
+    store_files = refresh_token_store_files(work)
     never = {v: label for v, label in secrets.items() if "issued" not in label}
+    not_in_store = {v: label for v, label in secrets.items() if "refresh token" not in label}
     total, problems, per_file = 0, [], []
     checked = outputs(work)
     for path, what in checked:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
         rel = os.path.relpath(path, work)
-        look = never if path in msal_files else secrets
+        look = not_in_store if path in store_files else never if path in msal_files else secrets
         hits = []
         for value, label in look.items():
             start = text.find(value)
