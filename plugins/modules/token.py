@@ -238,7 +238,7 @@ def argument_spec():
 
 def write_refresh_token(module, path, value):
     """Save ``value`` in the file store at ``path`` unless it is already there; returns changed."""
-    if not os.path.isdir(os.path.dirname(os.path.abspath(os.path.expanduser(path)))):
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         if module.check_mode:
             return True
         raise CspValidationError("the directory of refresh_token_path %s does not exist" % path,
