@@ -21,7 +21,7 @@ from .provider import TokenProvider, auth_error, decode_jwt_claims
 from ..cloud import resource_scopes
 from ..errors import CspAuthError, CspValidationError, aadsts_code, clean_description, register_secret
 from ..files import atomic_write, ensure_private_dir, read_text
-from .token_cache import msal, require_msal
+from .token_cache import require_msal
 
 INACTIVITY_DAYS = 90
 CONSENT_SCOPES_EXTRA = ["offline_access", "openid", "profile"]
@@ -191,33 +191,14 @@ class SamClient:
         self.http = http
         self.clock = clock
         self.sleep = sleep
-        self._apps = {}
         self._tokens = None
-        # the provider's adapter: one discovery cache, one place that keeps the last error
+        # the provider's adapter: one HTTP client, one discovery cache, one place that keeps the last error
         self.adapter = self.tokens.adapter
 
     def _app(self, tenant):
-        if tenant not in self._apps:
-            try:
-                self._apps[tenant] = msal.ConfidentialClientApplication(
-                    self.options.client_id,
-                    client_credential=self.options.credential,
-                    authority="%s/%s" % (self.options.authority_host, tenant),
-                    instance_discovery=False,
-                    # a throwaway cache: refresh tokens go to the store only
-                    token_cache=msal.SerializableTokenCache(),
-                    http_client=self.adapter,
-                    http_cache={},
-                    app_name="cloudpartner.csp",
-                )
-            except ValueError as exc:
-                last, self.adapter.last_error = self.adapter.last_error, None
-                if last is not None:
-                    from ..http import error_from_response
-                    raise error_from_response(last, "login", action="OpenID discovery for tenant %s" % tenant) from None
-                raise CspAuthError("Cannot use authority %s/%s: %s" % (self.options.authority_host, tenant, exc),
-                                   code="InvalidAuthority") from None
-        return self._apps[tenant]
+        """The device code sign-in's MSAL app, built where every MSAL app is (``msal_apps``), with a private
+        token cache: the sign-in's refresh token goes to a refresh token store only."""
+        return self.tokens.apps.get(tenant, private_cache=True)
 
     # --- exchange ----------------------------------------------------------------------
     @property
