@@ -241,7 +241,7 @@ def main():
         client = module.client
         options = client.options
         path = flow_path_for(params["flow_dir"], options.authority_host, options.tenant_id, options.client_id)
-        sam = SamClient(options, client.http)
+        sam = SamClient(options, client.http, tokens=client.tokens)
         if params["state"] == "started":
             result = started(module, sam, path)
         else:

@@ -21,7 +21,6 @@ from .provider import TokenProvider, auth_error, decode_jwt_claims
 from ..cloud import resource_scopes
 from ..errors import CspAuthError, CspValidationError, aadsts_code, clean_description, register_secret
 from ..files import atomic_write, ensure_private_dir, read_text
-from .token_cache import require_msal
 
 INACTIVITY_DAYS = 90
 CONSENT_SCOPES_EXTRA = ["offline_access", "openid", "profile"]
@@ -183,17 +182,16 @@ class DeviceFlow:
 class SamClient:
     """Device code consent and refresh-token exchange for one app (validated ``ConnectionOptions``)."""
 
-    def __init__(self, options, http, clock=time.time, sleep=time.sleep):
-        require_msal()
-        if not options._validated:
-            options.validate()
+    def __init__(self, options, http, clock=time.time, sleep=time.sleep, tokens=None):
+        # the TokenProvider every refresh token exchange goes through (its rotation is the only one); it
+        # validates the options, needs MSAL and owns the MSAL apps, the HTTP adapter and the discovery cache.
+        # A module passes its CspClient's, so a run has one provider (one discovery, one token cache).
+        self.tokens = tokens if tokens is not None else TokenProvider(options, http, clock=clock)
         self.options = options
         self.http = http
         self.clock = clock
         self.sleep = sleep
-        self._tokens = None
-        # the provider's adapter: one HTTP client, one discovery cache, one place that keeps the last error
-        self.adapter = self.tokens.adapter
+        self.adapter = self.tokens.adapter  # keeps the last error response for auth_error
 
     def _app(self, tenant):
         """The device code sign-in's MSAL app, built where every MSAL app is (``msal_apps``), with a private
@@ -201,13 +199,6 @@ class SamClient:
         return self.tokens.apps.get(tenant, private_cache=True)
 
     # --- exchange ----------------------------------------------------------------------
-    @property
-    def tokens(self):
-        """The ``TokenProvider`` every refresh token exchange goes through (its rotation is the only one)."""
-        if self._tokens is None:
-            self._tokens = TokenProvider(self.options, self.http, clock=self.clock)
-        return self._tokens
-
     def exchange(self, store, tenant=None, resource="graph"):
         """Redeem the stored refresh token for an access token in ``tenant``; store the new refresh token.
 
