@@ -257,13 +257,16 @@ class TokenProvider:
         if spec is None:
             return None
         if self._refresh_store is None:
-            from .refresh_token_store import KEYVAULT_AUDIENCE, open_store as open_refresh_store
-            cloud = self.options.cloud.name
-            audience = KEYVAULT_AUDIENCE.get(cloud, KEYVAULT_AUDIENCE["public"])
-            self._refresh_store = open_refresh_store(
-                spec, http=self.http, cloud=cloud,
-                access_token=lambda: self.get_token(resource=audience + "/.default", grant="client_credentials").token)
+            from .refresh_token_store import open_store as open_refresh_store
+            self._refresh_store = open_refresh_store(spec, http=self.http, cloud=self.options.cloud.name,
+                                                     access_token=self.keyvault_token)
         return self._refresh_store
+
+    def keyvault_token(self):
+        """An app-only access token for Azure Key Vault in the connection's cloud (a Key Vault store's)."""
+        from .refresh_token_store import KEYVAULT_AUDIENCE
+        audience = KEYVAULT_AUDIENCE.get(self.options.cloud.name, KEYVAULT_AUDIENCE["public"])
+        return self.get_token(resource=audience + "/.default", grant="client_credentials").token
 
     @property
     def seed_store(self):

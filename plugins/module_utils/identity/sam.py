@@ -304,18 +304,14 @@ def store_hygiene(module, store, result):
 
 
 def open_module_store(client, spec, vault_password_file=None):
-    """The store a module's ``store`` option names (Key Vault gets an app-only token for the vault)."""
-    from .refresh_token_store import KEYVAULT_AUDIENCE, open_store, parse_store_spec
+    """The store a module's ``store`` option names (Key Vault gets an app-only token for the vault from the
+    client's ``TokenProvider``, built only then: a file store needs no token)."""
+    from .refresh_token_store import open_store, parse_store_spec
     parsed = parse_store_spec(spec)
     if parsed is None:
         raise CspValidationError("store is required: a path, a URI (file://, ansible-vault://, keyvault://) or a dict",
                                  code="InvalidRefreshTokenStore")
     if parsed["type"] != "keyvault":
         return open_store(parsed, vault_password_file=vault_password_file)
-    cloud = client.options.cloud.name if client.options.cloud else "public"
-    audience = KEYVAULT_AUDIENCE.get(cloud, KEYVAULT_AUDIENCE["public"])
-
-    def access_token():
-        return client.tokens.get_token(resource=audience + "/.default", grant="client_credentials").token
-
-    return open_store(parsed, http=client.http, access_token=access_token, cloud=cloud)
+    return open_store(parsed, http=client.http, access_token=lambda: client.tokens.keyvault_token(),
+                      cloud=client.options.cloud.name)
