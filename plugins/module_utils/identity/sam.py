@@ -313,5 +313,8 @@ def open_module_store(client, spec, vault_password_file=None):
                                  code="InvalidRefreshTokenStore")
     if parsed["type"] != "keyvault":
         return open_store(parsed, vault_password_file=vault_password_file)
-    return open_store(parsed, http=client.http, access_token=lambda: client.tokens.keyvault_token(),
-                      cloud=client.options.cloud.name)
+
+    def access_token():  # client.tokens is built here, when the vault is first read
+        return client.tokens.keyvault_token()
+
+    return open_store(parsed, http=client.http, access_token=access_token, cloud=client.options.cloud.name)
