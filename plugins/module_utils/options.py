@@ -333,7 +333,7 @@ class ConnectionOptions:
         if not client_id:
             raise CspValidationError("client_id is required (or set CSP_CLIENT_ID)", code="MissingClientId")
         self._raw["client_id"] = check_guid(client_id, "client_id", "a GUID (the app's Application (client) ID)",
-                                           "InvalidClientId")
+                                            "InvalidClientId")
         secret = self._raw.get("client_secret")
         cert_path = self._raw.get("client_certificate_path")
         if secret and cert_path:
