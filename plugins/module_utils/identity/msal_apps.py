@@ -12,9 +12,10 @@
 - uses the authority ``<authority_host>/<tenant>`` of the connection's cloud (``public``, ``usgov``,
   ``china``, or ``authority_host``) with MSAL's instance discovery off: national clouds and the
   emulator are not in Microsoft's list of instances, and the configured host is the one trusted;
-- names itself the same way (``app_name``, ``app_version``), sends the app's credential (also with a
-  device code poll: the partner-managed app is a confidential client, and a refresh token issued to a
-  public client could not be redeemed with the credential later);
+- names itself the same way (``app_name``, ``app_version``) and sends the app's credential, also with a
+  device code poll: the partner-managed app is a confidential client, which the identity platform
+  refuses without its credential (AADSTS7000218), and its refresh tokens are then redeemed by the same
+  confidential app;
 - turns a failed discovery into Microsoft's own error.
 
 Token caches: the provider's applications share the token store's cache. A device code sign-in gets a
