@@ -227,6 +227,19 @@ def test_bad_store_specs(spec):
     assert err.value.code == "InvalidRefreshTokenStore"
 
 
+@pytest.mark.parametrize("spec, words", [
+    ({"type": "keyvault", "vault_url": "http://kv.example.test", "secret_name": "us-rt"}, "must be https"),
+    ({"type": "keyvault", "vault_url": "https://", "secret_name": "us-rt"}, "must be https"),
+    ({"type": "keyvault", "vault_name": "kv", "secret_name": "us_rt!"}, "secret name"),
+    ("keyvault://kv/us.rt", "secret name"),
+])
+def test_keyvault_specs_are_checked_when_parsed(spec, words):
+    """The one Key Vault check (https URL, secret name) runs when the spec is parsed, before any store exists."""
+    with pytest.raises(CspValidationError) as err:
+        rts.parse_store_spec(spec)
+    assert err.value.code == "InvalidRefreshTokenStore" and words in err.value.message
+
+
 def test_keyvault_url_follows_the_cloud():
     assert rts.keyvault_url({"vault_name": "kv"}, "public") == "https://kv.vault.azure.net"
     assert rts.keyvault_url({"vault_name": "kv"}, "usgov") == "https://kv.vault.usgovcloudapi.net"
