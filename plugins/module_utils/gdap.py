@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from .directory import Directory
 from .errors import CspError, CspTransportError, CspValidationError, GraphError
-from .graph import filter_eq
+from .graph import batch_error, filter_eq
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
 
 RELATIONSHIPS = "/tenantRelationships/delegatedAdminRelationships"
@@ -331,6 +331,35 @@ class GdapClient:
         return self._confirmed(lambda: _strip(self.graph.request(
             "POST", self._assignments(relationship_id), body=body).json), made)
 
+    def create_assignments(self, relationship_id, wanted):
+        """Create several assignments (``[(group_id, role_ids)]``) through ``$batch``; returns the created
+        objects in order. A lost answer is looked for as ``create_assignment`` does, all or nothing."""
+        path = self._assignments(relationship_id)
+        requests = [{"id": str(n), "method": "POST", "url": path,
+                     "body": {"accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
+                              "accessDetails": unified_roles(role_ids)}}
+                    for n, (group_id, role_ids) in enumerate(wanted, 1)]
+
+        def send():
+            responses = self.graph.batch(requests)
+            out = []
+            for n in range(1, len(wanted) + 1):
+                sub = responses.get(str(n)) or {}
+                if not 200 <= (sub.get("status") or 0) < 300:
+                    raise batch_error(sub)
+                out.append(_strip(sub.get("body") or {}))
+            return out
+
+        def made():
+            live = {}
+            for assignment in self.list_assignments(relationship_id):
+                container = str((assignment.get("accessContainer") or {}).get("accessContainerId") or "").lower()
+                if assignment.get("status") not in ("deleting", "deleted"):
+                    live.setdefault(container, assignment)
+            found = [live.get(group_id.lower()) for group_id, _roles in wanted]
+            return found if all(found) else None
+        return self._confirmed(send, made)
+
     def update_assignment(self, relationship_id, assignment_id, etag, role_ids):
         """PATCH the roles; returns the operation URL when the service answers 202, else None."""
         response = self.graph.request("PATCH", "%s/%s" % (self._assignments(relationship_id), assignment_id),
@@ -623,6 +652,19 @@ def resolve_group(graph, group):
     return {"id": str(found["id"]).lower(), "displayName": found.get("displayName")}
 
 
+def resolve_groups(graph, groups):
+    """``resolve_group`` for several groups in one read: value -> ``{id, displayName}``."""
+    found = Directory(graph, tenant=getattr(graph, "tenant", None) or "(the partner tenant)").find_groups(groups)
+    out = {}
+    for value, group in found.items():
+        if group.get("securityEnabled") is False:
+            raise CspError("group %r (%s) is not a security group; GDAP access assignments need a security group"
+                           % (group.get("displayName"), group.get("id")), code="NotSecurityGroup",
+                           details={"item": value})
+        out[value] = {"id": str(group["id"]).lower(), "displayName": group.get("displayName")}
+    return out
+
+
 def find_relationship(gdap, relationship):
     """A live relationship by id or display name (any status for an id)."""
     text = str(relationship or "").strip()
@@ -651,6 +693,7 @@ class AssignmentEnsurer:
         self.timeout = timeout
         self.interval = interval
         self.actions = []
+        self.listed = None  # the relationship's assignments as read once by present_many
 
     @staticmethod
     def check_subset(rel, role_ids):
@@ -665,7 +708,8 @@ class AssignmentEnsurer:
                 code="RolesNotInRelationship")
 
     def find(self, rel, group_id):
-        for item in self.gdap.list_assignments(rel["id"]):
+        listed = self.listed if self.listed is not None else self.gdap.list_assignments(rel["id"])
+        for item in listed:
             container = item.get("accessContainer") or {}
             if str(container.get("accessContainerId", "")).lower() == group_id and \
                     item.get("status") not in ASSIGNMENT_GONE:
@@ -742,6 +786,75 @@ class AssignmentEnsurer:
         self.gdap.with_fresh_etag(current, lambda: self.gdap.get_assignment(rel["id"], current["id"]), write)
         after, reached = self._wait_status(rel, dict(current), ASSIGNMENT_GONE)
         return current, after, reached
+
+
+class AssignmentSetEnsurer:
+    """Desired state of several security groups' access assignments on one relationship, in one pass:
+    one read of the relationship's assignments, the new ones created in one ``$batch``, one wait that
+    reads the list again until every assignment is active. An update (other roles) takes the one-group
+    path (``If-Match``, its operation followed), as does a removal."""
+
+    def __init__(self, gdap, check_mode=False, wait=True, timeout=300, interval=5):
+        self.gdap = gdap
+        self.check_mode = check_mode
+        self.wait = wait
+        self.timeout = timeout
+        self.interval = interval
+
+    def _one(self, listed, wait):
+        one = AssignmentEnsurer(self.gdap, check_mode=self.check_mode, wait=wait, timeout=self.timeout,
+                                interval=self.interval)
+        one.listed = listed
+        return one
+
+    def present(self, rel, wanted):
+        """``wanted``: ``[(group_id, role_ids)]``. Returns ``[(before, after, reached, actions)]`` in order."""
+        if rel.get("status") not in ACTIVE:
+            self._one([], False).present(rel, wanted[0][0], wanted[0][1])  # raises RelationshipNotActive
+        listed = self.gdap.list_assignments(rel["id"])
+        out, creates = [], []
+        for index, (group_id, role_ids) in enumerate(wanted):
+            one = self._one(listed, wait=False)
+            current = one.find(rel, group_id)
+            if current is None:
+                creates.append(index)
+                out.append([None, None, True, ["create"]])
+                continue
+            if set(relationship_roles(current)) == set(role_ids):
+                out.append([current, current, True, []])
+                continue
+            one.wait = self.wait  # an update: the one-group path, its operation followed
+            before, after, reached = one.present(rel, group_id, role_ids)
+            out.append([before, after, reached, one.actions])
+        if creates and not self.check_mode:
+            made = self.gdap.create_assignments(rel["id"], [wanted[i] for i in creates])
+            for n, index in enumerate(creates):
+                out[index][1] = made[n]
+        pending = [i for i, row in enumerate(out) if row[1] is not None and row[1].get("status") != "active"]
+        if pending and self.wait and not self.check_mode:
+            ids = {out[i][1].get("id") for i in pending}
+
+            def read():
+                return {a.get("id"): a for a in self.gdap.list_assignments(rel["id"]) if a.get("id") in ids}
+
+            def done(found):
+                return all(found.get(i, {}).get("status") in ("active", "error") for i in ids)
+            found, _reached = self.gdap.wait_for(read, done, self.timeout, self.interval)
+            for i in pending:
+                after = found.get(out[i][1].get("id"))
+                if after is not None:
+                    out[i][1] = after
+                out[i][2] = out[i][1].get("status") in ("active", "error")  # as the one-group wait
+        return [tuple(row) for row in out]
+
+    def absent(self, rel, group_ids):
+        listed = self.gdap.list_assignments(rel["id"])
+        out = []
+        for group_id in group_ids:
+            one = self._one(listed, wait=self.wait)
+            before, after, reached = one.absent(rel, group_id)
+            out.append((before, after, reached, one.actions))
+        return out
 
 
 def assignment_view(assignment, group=None):

@@ -73,7 +73,12 @@ class FakeGdapService:
             return [dict(op) for op in self.operations.values() if op.get("rid") == rid]
         if path.endswith("/accessAssignments"):
             rid = path.split("/")[-2]
-            return [self._out(a) for a in self.assignments.values() if a["_rel"] == rid]
+            mine = [a for a in self.assignments.values() if a["_rel"] == rid]
+            for a in mine:  # a pending assignment listed once before is active by the next listing
+                if a["status"] == "pending" and a.get("_listed"):
+                    a["status"] = "active"
+                a["_listed"] = True
+            return [self._out(a) for a in mine]
         items = list(self.rels.values())
         flt = (params or {}).get("$filter")
         if flt:
@@ -105,6 +110,22 @@ class FakeGdapService:
         rel["status"] = {"approved": "activating", "activating": "active",
                          "terminationRequested": "terminated"}.get(rel["status"], rel["status"])
         return self._out(rel)
+
+    def batch(self, requests):
+        self.calls.append(("POST", "/$batch", [r["method"] for r in requests]))
+        lost = self.lose_answers.pop(0) if self.lose_answers else None
+        out = {}
+        for item in requests:
+            if item.get("fail"):
+                out[item["id"]] = {"id": item["id"], "status": 400, "body": {"error": {"code": "badRequest",
+                                                                                     "message": "no"}}}
+                continue
+            response = self._request(item["method"], item["url"], item.get("body"), item.get("headers"))
+            self.calls.pop()  # a step of the $batch, not a request of its own
+            out[item["id"]] = {"id": item["id"], "status": response.status, "body": response.json}
+        if lost == "drop":
+            raise CspTransportError("POST /$batch failed after 1 attempt(s): Connection aborted", code="ConnectionError")
+        return out
 
     def request(self, method, path, body=None, headers=None, params=None):
         response = self._request(method, path, body, headers)
@@ -555,3 +576,78 @@ def test_resolve_group_uses_the_one_directory_rule():
     with pytest.raises(CspError) as info:
         gdap.resolve_group(graph, "GDAP Helpdesk")
     assert info.value.code == "AmbiguousGroup"
+
+
+# --- several groups on one relationship (AssignmentSetEnsurer) ---------------------------------------
+GROUP2 = "12000000-0000-4000-8000-000000010005"
+
+
+def reads_of(service, suffix):
+    return [c for c in service.calls if c[0] == "GET" and c[1].endswith(suffix)]
+
+
+def test_assignment_set_creates_in_one_batch_and_waits_by_listing(service, client):
+    rel = active_rel(service)
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA, GR]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [["create"], ["create"]]
+    assert all(r[2] and r[1]["status"] == "active" for r in rows)
+    assert [c for c in service.writes()] == [("POST", "/$batch", ["POST", "POST"])]
+    # one read before the writes, then the wait lists them (pending, then active): no per-assignment GET
+    assert len(reads_of(service, "/accessAssignments")) == 3
+    assert not [c for c in service.calls if c[0] == "GET" and "/accessAssignments/" in c[1]]
+    # rerun: one listing, no write
+    service.calls.clear()
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA, GR]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [[], []] and service.writes() == []
+    assert len(service.calls) == 1
+
+
+def test_assignment_set_check_mode_sends_no_write(service, client):
+    rel = active_rel(service)
+    rows = gdap.AssignmentSetEnsurer(client, check_mode=True).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [["create"], ["create"]] and service.writes() == []
+    assert [r[:3] for r in rows] == [(None, None, True), (None, None, True)]
+
+
+def test_assignment_set_updates_one_and_creates_other(service, client):
+    rel = active_rel(service)
+    gdap.AssignmentEnsurer(client, interval=1).present(rel, GROUP, [UA])
+    service.calls.clear()
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA, GR]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [["update"], ["create"]]
+    assert set(gdap.relationship_roles(rows[0][1])) == {UA, GR} and rows[0][2]
+    assert rows[1][1]["status"] == "active"
+    assert [c[0] for c in service.writes()] == ["PATCH", "POST"]
+
+
+def test_assignment_set_lost_batch_answer_found_by_listing(service, client):
+    rel = active_rel(service)
+    service.lose_answers = ["drop"]
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert client.lost_answers == 1 and len(service.assignments) == 2
+    assert all(r[2] for r in rows)
+
+
+def test_assignment_set_failed_step_raises_graph_error(service, client, monkeypatch):
+    rel = active_rel(service)
+    original = service.batch
+    monkeypatch.setattr(service, "batch", lambda reqs: original([dict(reqs[0], fail=True)] + reqs[1:]))
+    with pytest.raises(GraphError) as info:
+        gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert info.value.code == "badRequest"
+
+
+def test_assignment_set_needs_active_relationship(service, client):
+    rid = service.add("rel", status="approvalPending")
+    with pytest.raises(CspError, match="approved") as info:
+        gdap.AssignmentSetEnsurer(client).present(service._out(service.rels[rid]), [(GROUP, [UA]), (GROUP2, [HA])])
+    assert info.value.code == "RelationshipNotActive" and service.writes() == []
+
+
+def test_assignment_set_absent(service, client):
+    rel = active_rel(service)
+    gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).absent(rel, [GROUP, GROUP2])
+    assert [r[3] for r in rows] == [["delete"], ["delete"]]
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).absent(rel, [GROUP, GROUP2])
+    assert [r[3] for r in rows] == [[], []]
