@@ -15,6 +15,7 @@ Microsoft's error in the result, never dropped.
 """
 
 import contextlib
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -141,18 +142,54 @@ class BulkTokenStore:
 
 def memory_discovery(discovery):
     """The discovery cache for a run over many customer tenants: what other runs kept is read once, new
-    authorities are kept in memory only (writing the file once per customer tenant would be quadratic)."""
+    authorities are kept in memory and written once, by ``flush`` at the end of the run (writing the file
+    once per customer tenant would be quadratic). The module processes that follow (the onboarding role's
+    steps in each customer tenant, a rerun) then find every tenant's OpenID configuration there."""
     if discovery is None or not getattr(discovery, "path", None):
         return discovery
+    from .token_cache import DISCOVERY_TTL
+    from .files import atomic_write
 
     class _ReadOnce(type(discovery)):
-        def put(self, url, status, content_type, body):
-            if self._entries is None:
-                self._entries = self._read()
-            self._entries[url] = {"status": status, "content_type": content_type, "body": body,
-                                  "expires_at": self.clock() + 3600}
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._new = {}
+            self._guard = threading.Lock()
 
-    return _ReadOnce(path=discovery.path, clock=discovery.clock)
+        def put(self, url, status, content_type, body):
+            entry = {"status": status, "content_type": content_type, "body": body,
+                     "expires_at": self.clock() + DISCOVERY_TTL}
+            with self._guard:
+                if self._entries is None:
+                    self._entries = self._read()
+                self._entries[url] = entry
+                self._new[url] = entry
+
+        def flush(self):
+            """Write this run's new answers onto the newest file, under the cache's lock, once."""
+            with self._guard:
+                new, self._new = dict(self._new), {}
+            if not new or self._lock is None:
+                return
+            now = self.clock()
+            with self._lock():
+                entries = {k: v for k, v in self._read().items()
+                           if isinstance(v, dict) and float(v.get("expires_at") or 0) > now}
+                entries.update(new)
+                atomic_write(self.path, json.dumps({"version": 1, "entries": entries}, indent=1))
+
+    return _ReadOnce(path=discovery.path, lock=getattr(discovery, "_lock", None), clock=discovery.clock)
+
+
+class _DiscoveryReads:
+    """``openid_configuration``'s transport through MSAL's adapter, so a tenant's OpenID configuration read
+    for its region is the same cached answer MSAL's authority discovery for that tenant uses."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    def send(self, method, url, **_ignored):
+        return self.adapter.get(url) if method == "GET" else self.adapter.post(url)
 
 
 def _days_left(end, now):
@@ -449,9 +486,10 @@ class BookReader:
     def _tenant_region(self, item):
         """The customer tenant's own region (``tenant_region_scope`` of its OpenID configuration)."""
         from .auth import openid_configuration
+        adapter = getattr(getattr(self.client, "tokens", None), "adapter", None)
+        http = _DiscoveryReads(adapter) if getattr(adapter, "discovery", None) is not None else self.client.http
         try:
-            status, document = openid_configuration(self.client.http, self.client.options.authority_host,
-                                                    item["tenant_id"])
+            status, document = openid_configuration(http, self.client.options.authority_host, item["tenant_id"])
         except CspError as err:
             item["errors"].append(error_view(err, "region"))
             return None

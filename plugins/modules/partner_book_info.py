@@ -325,12 +325,13 @@ def read_partner(name, regions, options, desired, params):
     http = HttpClient(verify=options.verify, throttle=SharedThrottle(params["concurrency"]))
     client = CspClient(options, http=http)
     store = None
+    discovery = None
     age = None
     try:
         store = client.tokens.store = BulkTokenStore(client.tokens.store)
         adapter = getattr(client.tokens, "adapter", None)
         if adapter is not None and hasattr(adapter, "discovery"):
-            adapter.discovery = memory_discovery(adapter.discovery)
+            discovery = adapter.discovery = memory_discovery(adapter.discovery)
         age = refresh_token_age(client)
         reader = BookReader(client, name, regions, desired, concurrency=params["concurrency"],
                             only=params.get("customers"), read_customers=params["read_customer_tenants"],
@@ -341,11 +342,12 @@ def read_partner(name, regions, options, desired, params):
                    "customers": 0, "requests": http.attempts, "error": error_view(err, "partner")}
         customers = []
     finally:
-        if store is not None:
+        for cache in (store, discovery):
             try:
-                store.flush()
+                if cache is not None and hasattr(cache, "flush"):
+                    cache.flush()
             except OSError:
-                pass  # the tokens were only a cache; the next run fetches them again
+                pass  # only a cache: the next run fetches again
     partner["refresh_token"] = age
     partner["throttled"] = http.throttle.throttled
     return partner, customers

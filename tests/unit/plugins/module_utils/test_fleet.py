@@ -12,8 +12,10 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.client import Csp
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.fleet import (
     BookReader,
+    BulkTokenStore,
     DesiredState,
     consent_state,
+    memory_discovery,
     plan_customer,
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.http import SharedThrottle
@@ -186,6 +188,34 @@ def test_tenant_regions_from_the_openid_configuration(session, http, book):
     assert session.count("GET", r"/openid-configuration") >= 3
     _partner, customers = reader(http).read()
     assert all("tenant_region" not in c for c in customers)
+
+
+def _persistent_reader(http, cache):
+    """A reader set up as partner_book_info sets it up: bulk token store, discovery kept in memory."""
+    http.throttle = SharedThrottle(4, sleep=http.sleep)
+    client = CspClient(csp_fakes.options(token_cache_path=str(cache)), http=http)
+    store = client.tokens.store = BulkTokenStore(client.tokens.store)
+    discovery = client.tokens.adapter.discovery = memory_discovery(client.tokens.adapter.discovery)
+    want = desired(consent_grants=[{"api": MS_GRAPH, "scopes": ["Directory.Read.All"]}])
+    return BookReader(client, "us", ["NA"], want, tenant_regions=True), store, discovery
+
+
+def test_tenant_region_read_is_msal_discovery_kept_for_later_runs(session, http, book, tmp_path):
+    """One OpenID GET per customer tenant serves both its region and MSAL's authority discovery, and is
+    written once to the persistent discovery cache, so the next process (a role step, a rerun) reads none."""
+    cache = tmp_path / "tokens.json"
+    book_reader, store, discovery = _persistent_reader(http, cache)
+    _partner, customers = book_reader.read()
+    assert {c["tenant_region"] for c in customers} == {"NA"}
+    for tenant in (CUSTOMER, CUSTOMER2, CUSTOMER3):
+        assert session.count("GET", tenant + r"/v2\.0/\.well-known/openid-configuration") == 1
+    store.flush()
+    discovery.flush()
+    before = session.count("GET", r"/openid-configuration")
+    book_reader, _store, _discovery = _persistent_reader(http, cache)
+    _partner, customers = book_reader.read()
+    assert {c["tenant_region"] for c in customers} == {"NA"}
+    assert session.count("GET", r"/openid-configuration") == before
 
 
 def test_only_some_customers(session, http, book):
