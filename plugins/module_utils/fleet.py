@@ -27,9 +27,13 @@ from .errors import CspAuthError, CspError, CspValidationError
 from .gdap import ACTIVE, ENDED, PENDING, GdapClient, duration_seconds, normalize_auto_extend, parse_time, \
     relationship_roles
 from .graph import BATCH_LIMIT, batch_error, odata_quote
+from .options import is_guid
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
 
 DEFAULT_CONCURRENCY = 8
+# Up to this many customers (``only``) are read one by one (three requests each, the Graph ones in $batch)
+# instead of the whole book: an Ansible --limit of a few customers reads those customers only.
+NARROW_READ_LIMIT = 50
 ORGANIZATION_SELECT = "id,displayName"
 
 
@@ -432,6 +436,39 @@ class BookReader:
             result.update(part)
         return result
 
+    # --- a few customers by tenant id ---------------------------------------------------------
+    def narrow(self):
+        """True when ``only`` names few enough customers to read them one by one."""
+        return self.only is not None and 0 < len(self.only) <= NARROW_READ_LIMIT
+
+    def _named_customers(self, pool):
+        """``(records, relationships, delegated)`` of the ``only`` customers, as the whole-book reads give them:
+        Partner Center's record (by id, or a domain's by Partner Center's domain search), then per tenant in
+        Graph ``$batch`` its relationships (``$filter`` on ``customer/tenantId``) and its
+        ``delegatedAdminCustomer`` (404: none). A domain without a record here has no tenant id to read more
+        by: it is left out, and the onboarding role reads it itself."""
+        pc = Customers(self.client.partner_center())
+        wanted = sorted(self.only)
+        futures = [pool.submit(pc.get if is_guid(v) else pc.find_by_domain, v) for v in wanted]
+        records = [r for r in (f.result() for f in futures) if r]
+        ids = {v for v in wanted if is_guid(v)}
+        ids.update(customer_view(r)["tenant_id"] for r in records if customer_view(r)["tenant_id"])
+        urls = {}
+        for tenant_id in sorted(ids):
+            urls[("rels", tenant_id)] = "/tenantRelationships/delegatedAdminRelationships?$filter=%s" % (
+                "customer/tenantId eq %s" % odata_quote(tenant_id))
+            urls[("dac", tenant_id)] = "/tenantRelationships/delegatedAdminCustomers/%s" % tenant_id
+        bodies = self.directory.read_many(urls)
+        relationships, delegated = [], []
+        for tenant_id in sorted(ids):
+            body = bodies.get(("rels", tenant_id)) or {}
+            relationships.extend(body.get("value") or [])
+            if body.get("@odata.nextLink"):
+                relationships.extend(self.graph.get_all(body["@odata.nextLink"]))
+            if bodies.get(("dac", tenant_id)):
+                delegated.append(bodies[("dac", tenant_id)])
+        return records, relationships, delegated
+
     # --- one customer tenant -----------------------------------------------------------------
     def _customer_tenant(self, tenant_id, required):
         """The consent, the missing APIs and the proof from one ``$batch`` in the customer tenant."""
@@ -506,14 +543,17 @@ class BookReader:
         customers = []
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             try:
-                records_future = pool.submit(lambda: list(Customers(self.client.partner_center()).iterate()))
-                rels_future = pool.submit(self.gdap.list_relationships)
-                dac_future = pool.submit(self.gdap.list_customers)
                 grants_future = pool.submit(self._required_grants) if self.desired.consent else None
                 groups_future = pool.submit(self._groups)
-                records = records_future.result()
-                relationships = rels_future.result()
-                delegated = dac_future.result()
+                if self.narrow():
+                    records, relationships, delegated = self._named_customers(pool)
+                else:
+                    records_future = pool.submit(lambda: list(Customers(self.client.partner_center()).iterate()))
+                    rels_future = pool.submit(self.gdap.list_relationships)
+                    dac_future = pool.submit(self.gdap.list_customers)
+                    records = records_future.result()
+                    relationships = rels_future.result()
+                    delegated = dac_future.result()
                 required = grants_future.result() if grants_future else {}
                 groups_by_name, groups_by_id = groups_future.result()
             except CspError as err:

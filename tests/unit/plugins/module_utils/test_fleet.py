@@ -75,6 +75,10 @@ class FakeBook:
     def customers(self, call):
         items = [{"id": t, "companyProfile": {"tenantId": t, "domain": "c%s.example" % t[-1], "companyName": t[-2:]},
                   "relationshipToPartner": "reseller"} for t in (CUSTOMER, CUSTOMER2, CUSTOMER3)]
+        one = re.search(r"/v1/customers/([0-9a-f-]{36})$", call.url.split("?")[0])
+        if one:  # one record by id
+            found = [i for i in items if i["id"] == one.group(1)]
+            return FakeRaw(200, found[0]) if found else FakeRaw(404, {"code": 600, "description": "not found"})
         return FakeRaw(200, {"totalCount": 3, "items": items, "links": {}})
 
     def rels(self, call):
@@ -90,6 +94,14 @@ class FakeBook:
                          "oauth2PermissionScopes": [{"id": "s1", "value": "Directory.Read.All"}], "appRoles": []}
         if path == "/groups":
             return 200, {"value": [{"id": GROUP_ID, "displayName": "GDAP Admins"}]}
+        if path == "/tenantRelationships/delegatedAdminRelationships":  # one customer's, by $filter
+            wanted = url.split("customer/tenantId eq '", 1)[1].split("'", 1)[0]
+            return 200, {"value": [r for r in self.relationships if r["customer"]["tenantId"] == wanted]}
+        match = re.match(r"^/tenantRelationships/delegatedAdminCustomers/([^/]+)$", path)
+        if match:
+            if match.group(1) == CUSTOMER:
+                return 200, {"id": CUSTOMER, "tenantId": CUSTOMER, "displayName": "C1"}
+            return 404, {"error": {"code": "Request_ResourceNotFound", "message": url}}
         match = re.match(r"^/tenantRelationships/delegatedAdminRelationships/([^/]+)/accessAssignments$", path)
         if match:
             return 200, {"value": self.assignments.get(match.group(1), [])}
@@ -221,6 +233,28 @@ def test_tenant_region_read_is_msal_discovery_kept_for_later_runs(session, http,
 def test_only_some_customers(session, http, book):
     _partner, customers = reader(http, only=[CUSTOMER2]).read()
     assert [c["tenant_id"] for c in customers] == [CUSTOMER2]
+
+
+def test_a_few_customers_by_tenant_id_are_read_alone(session, http, book):
+    """An --limit of a few customers reads those customers (record by id, relationships by $filter,
+    delegatedAdminCustomer by id), never the whole book, and finds what the whole-book read finds."""
+    whole = by_tenant(reader(http).read()[1])
+    session.calls.clear()
+    _partner, customers = reader(http, only=[CUSTOMER.upper(), CUSTOMER3]).read()
+    assert sorted(c["tenant_id"] for c in customers) == [CUSTOMER, CUSTOMER3]
+    for found in customers:
+        assert found == whole[found["tenant_id"]]
+    paths = [c.url.split("?")[0] for c in session.calls]
+    assert not [p for p in paths if p.endswith("/v1/customers") or p.endswith("/delegatedAdminRelationships")
+                or p.endswith("/delegatedAdminCustomers")]
+    assert len([p for p in paths if re.search(r"/v1/customers/[0-9a-f-]{36}$", p)]) == 2
+    # by domain: Partner Center's domain search, then the same reads by the tenant id it gives
+    session.calls.clear()
+    _partner, customers = reader(http, only=["C3.example"]).read()
+    assert [c["tenant_id"] for c in customers] == [CUSTOMER3] and customers[0] == whole[CUSTOMER3]
+    searches = [c for c in session.calls if c.url.split("?")[0].endswith("/v1/customers")]
+    assert len(searches) == 1 and "filter" in (searches[0].params or {})
+    assert not [c for c in session.calls if c.url.split("?")[0].endswith("/delegatedAdminRelationships")]
 
 
 def test_plan_without_relationship_and_missing_record():
