@@ -251,6 +251,14 @@ def choose_relationship(relationships, wanted_name):
     return best
 
 
+def _same_duration(have, want):
+    """As gdap_relationship compares durations (P730D and P2Y are not the same text, the same seconds)."""
+    try:
+        return duration_seconds(have) == duration_seconds(want)
+    except CspValidationError:
+        return False
+
+
 def plan_customer(customer, desired, required_grants, groups_by_name):
     """The actions that would bring one customer to the desired state (pure: no request).
 
@@ -277,6 +285,10 @@ def plan_customer(customer, desired, required_grants, groups_by_name):
         need("relationship", "await_approval", rel["id"])
     elif status in ACTIVE and desired.role_ids is not None and set(rel["role_ids"]) != set(desired.role_ids):
         need("relationship", "update_roles", ", ".join(sorted(role_name(r) for r in desired.role_ids)))
+    elif status in ACTIVE and desired.duration is not None and rel.get("duration") and \
+            not _same_duration(rel["duration"], desired.duration):
+        # Microsoft keeps an active relationship's duration: gdap_relationship refuses it (replace)
+        need("relationship", "update_duration", "%s -> %s" % (rel["duration"], desired.duration))
     elif status in ACTIVE and desired.auto_extend is not None and \
             normalize_auto_extend(rel.get("auto_extend")) != desired.auto_extend:
         need("relationship", "update_auto_extend", desired.auto_extend)

@@ -94,7 +94,9 @@ options:
         type: list
         elements: str
       duration:
-        description: ISO 8601 duration of new relationships (reported only; an active relationship keeps its own).
+        description:
+          - ISO 8601 duration of new relationships. An active relationship with another duration is planned
+            C(update_duration), which M(cloudpartner.csp.gdap_relationship) refuses without C(replace).
         type: str
       auto_extend:
         description: C(PT0S) or C(P180D); compared when given.

@@ -278,6 +278,20 @@ def test_plan_blocked_consent_and_assignment_roles():
     assert state == "consent_blocked" and not steps["relationship"]
 
 
+def test_plan_compares_the_duration_as_the_module_does():
+    """An active relationship whose duration differs is refused by gdap_relationship; the plan says so, so
+    the onboarding role never takes the book's word for it."""
+    customer = {"in_partner_center": True, "relationship": {"id": "r", "status": "active", "duration": "P365D",
+                                                            "role_ids": sorted([CAA, GR]), "auto_extend": "PT0S"},
+                "assignments": [{"group_id": GROUP_ID, "role_ids": sorted([CAA, GR]), "status": "active"}],
+                "consent": {"state": "ok"}, "proof": {"ok": True}}
+    actions, steps, state = plan_customer(customer, desired(duration="P730D"), {}, {"GDAP Admins": {"id": GROUP_ID}})
+    assert [(a["step"], a["action"]) for a in actions] == [("relationship", "update_duration")]
+    assert steps["relationship"] and state == "needs_action"
+    customer["relationship"]["duration"] = "P730D"
+    assert plan_customer(customer, desired(duration="P730D"), {}, {"GDAP Admins": {"id": GROUP_ID}})[2] == "healthy"
+
+
 def test_consent_state_ok_missing_drifted():
     sps = {MS_GRAPH: {"id": "g"}, APP: {"id": "a"}}
     grant = {"clientId": "a", "resourceId": "g", "consentType": "AllPrincipals", "scope": "A B"}
