@@ -151,7 +151,7 @@ def memory_discovery(discovery):
     steps in each customer tenant, a rerun) then find every tenant's OpenID configuration there."""
     if discovery is None or not getattr(discovery, "path", None):
         return discovery
-    from .token_cache import DISCOVERY_TTL
+    from .identity.token_cache import DISCOVERY_TTL
     from .files import atomic_write
 
     class _ReadOnce(type(discovery)):
@@ -534,7 +534,7 @@ class BookReader:
 
     def _tenant_region(self, item):
         """The customer tenant's own region (``tenant_region_scope`` of its OpenID configuration)."""
-        from .auth import openid_configuration
+        from .identity.provider import openid_configuration
         adapter = getattr(getattr(self.client, "tokens", None), "adapter", None)
         http = _DiscoveryReads(adapter) if getattr(adapter, "discovery", None) is not None else self.client.http
         try:

@@ -77,10 +77,10 @@ options:
   customers:
     description:
       - Only these customers (tenant ids or domains). Default every customer of every partner tenant.
-      - Up to 50 customers are read on their own, not the whole book: per customer its Partner Center record
+      - Up to 50 customers are read on their own, not the whole book; per customer its Partner Center record
         (by id, or Partner Center's domain search), then its relationships and its C(delegatedAdminCustomer)
         (Graph C($batch)). A domain without a Partner Center record in a partner tenant is not reported for
-        that partner tenant. More customers: the books are read whole, then narrowed.
+        that partner tenant. For more customers the books are read whole, then narrowed.
     type: list
     elements: str
   role_template:
