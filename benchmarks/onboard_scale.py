@@ -233,6 +233,39 @@ def write_inputs(work):
     return inventory, variables
 
 
+def interpreter_wrapper(work, log):
+    """A module interpreter that appends each module process's user+sys CPU and command line to ``log``
+    (GNU time), so the module processes' share of the CPU can be told from the controller's."""
+    wrapper = work / "python-timed"
+    wrapper.write_text('#!/bin/sh\nexec /usr/bin/time -a -o "%s" -f "%%U %%S %%C" "%s" "$@"\n' % (log, PYTHON))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def module_cpu(log, customers):
+    """``(module CPU-s per customer, {module: (processes per customer, CPU-s per process)})``."""
+    per = float(max(customers, 1))
+    seen = {}
+    try:
+        lines = Path(log).read_text(errors="replace").splitlines()
+    except OSError:
+        return 0.0, {}
+    for line in lines:
+        parts = line.split(" ", 2)
+        match = re.search(r"AnsiballZ_(\w+)\.py", line)
+        if len(parts) < 3 or not match:
+            continue
+        try:
+            cpu = float(parts[0]) + float(parts[1])
+        except ValueError:
+            continue
+        count, total = seen.get(match.group(1), (0, 0.0))
+        seen[match.group(1)] = (count + 1, total + cpu)
+    total = sum(t for _c, t in seen.values())
+    return round(total / per, 2), {k: (round(c / per, 2), round(t / c, 2)) for k, (c, t) in
+                                   sorted(seen.items(), key=lambda kv: -kv[1][1])}
+
+
 def onboard(customers, args, work):
     emulator = start_world(work, customers, args.latency_ms, "onboard-%d" % customers)
     try:
@@ -242,8 +275,10 @@ def onboard(customers, args, work):
         runs = ["first", "rerun"] if args.rerun else ["first"]
         for run in runs:
             mark = emulator.mark()
+            cpu_log = work / ("module-cpu-%d-%s.log" % (customers, run))
+            interpreter = interpreter_wrapper(work, cpu_log) if args.breakdown else PYTHON
             cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), "--forks", str(args.forks),
-                   "-e", "@%s" % variables, "-e", "ansible_python_interpreter=%s" % PYTHON,
+                   "-e", "@%s" % variables, "-e", "ansible_python_interpreter=%s" % interpreter,
                    "-e", "onboard_report_dir=%s" % (work / ("report-%d-%s" % (customers, run))),
                    str(ROOT / "playbooks" / "onboard_customers.yml")]
             rc, wall, cpu, _rss = run_measured(cmd, env, str(work), work / ("onboard-%d-%s.log" % (customers, run)))
@@ -253,6 +288,7 @@ def onboard(customers, args, work):
             if args.breakdown:
                 figures["endpoints"] = breakdown(entries, customers)
                 figures["tasks"] = task_breakdown(work / ("onboard-%d-%s.log" % (customers, run)), customers)
+                figures["module_cpu"] = module_cpu(cpu_log, customers)
             summary = _report_summary(work / ("report-%d-%s" % (customers, run)) / "report.json")
             rows.append((run, rc, wall, cpu, figures, summary))
         return rows
@@ -351,6 +387,10 @@ def main(argv=None):
                         print("    $batch steps per customer by endpoint:")
                         for name, value in figures["endpoints"][1]:
                             print("      %6.2f  %s" % (value, name))
+                        print("    module processes: %.2f CPU-s per customer in all; per module: processes per customer, "
+                              "CPU-s per process" % figures["module_cpu"][0])
+                        for name, (count, each) in figures["module_cpu"][1].items():
+                            print("      %6.2f  %5.2f  %s" % (count, each, name))
                         print("    task results per customer (not skipped):")
                         for name, value in figures["tasks"]:
                             print("      %6.2f  %s" % (value, name))
