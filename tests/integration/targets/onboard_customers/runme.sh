@@ -49,7 +49,10 @@ run() {  # run NAME [ansible-playbook args]: one run of the playbook, its report
   if [ "$rc" != 2 ]; then tail -n 80 "$work/$name.log"; echo "run $name: rc $rc, expected 2" >&2; exit 1; fi
   failed_hosts=$(grep -E '^[a-z0-9.]+ +: .*failed=1' "$work/$name.log" | awk '{print $1}' | sort | tr '\n' ' ')
   if [ "$failed_hosts" != "customer10 customer16 customer24 " ]; then
-    tail -n 40 "$work/$name.log"; echo "run $name: failed hosts are '$failed_hosts'" >&2; exit 1
+    tail -n 40 "$work/$name.log"
+    # why each of them ended as it did (the report is written before the hosts are failed)
+    "$python" -c 'import json, sys; [print(c["customer"], c["status"], c["step"], c.get("error_code"), c.get("message"), file=sys.stderr) for c in json.load(open(sys.argv[1]))["customers"] if c["customer"] + " " in sys.argv[2]]' "$work/$name/report.json" "$failed_hosts" || true
+    echo "run $name: failed hosts are '$failed_hosts'" >&2; exit 1
   fi
   tail -n 3 "$work/$name.log"
 }
