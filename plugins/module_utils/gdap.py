@@ -331,9 +331,10 @@ class GdapClient:
         return self._confirmed(lambda: _strip(self.graph.request(
             "POST", self._assignments(relationship_id), body=body).json), made)
 
-    def create_assignments(self, relationship_id, wanted):
+    def create_assignments(self, relationship_id, wanted, again=True):
         """Create several assignments (``[(group_id, role_ids)]``) through ``$batch``; returns the created
-        objects in order. A lost answer is looked for as ``create_assignment`` does, all or nothing."""
+        objects in order. A lost answer is looked for as ``create_assignment`` does. A step the service
+        throttled in that batch was not carried out: the ones not found are sent once more (``again``)."""
         path = self._assignments(relationship_id)
         requests = [{"id": str(n), "method": "POST", "url": path,
                      "body": {"accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
@@ -357,6 +358,11 @@ class GdapClient:
                 if assignment.get("status") not in ("deleting", "deleted"):
                     live.setdefault(container, assignment)
             found = [live.get(group_id.lower()) for group_id, _roles in wanted]
+            missing = [n for n, item in enumerate(found) if item is None]
+            if missing and again and len(missing) < len(wanted):
+                for n, item in enumerate(self.create_assignments(relationship_id, [wanted[m] for m in missing],
+                                                                 again=False)):
+                    found[missing[n]] = item
             return found if all(found) else None
         return self._confirmed(send, made)
 

@@ -40,6 +40,7 @@ class FakeGdapService:
         self.ids = itertools.count(1)
         self.stale_once = set()  # ids whose next If-Match write answers 412
         self.lose_answers = []  # per POST, in order: None (answer), "drop" or a 5xx; the write happens anyway
+        self.throttle_steps = set()  # indexes of the next $batch's steps answered 429 (not carried out)
 
     # helpers -------------------------------------------------------------------------
     def add(self, name, customer=CUSTOMER, roles=(UA, GR), status="created", auto="PT0S", duration="P730D"):
@@ -115,16 +116,22 @@ class FakeGdapService:
         self.calls.append(("POST", "/$batch", [r["method"] for r in requests]))
         lost = self.lose_answers.pop(0) if self.lose_answers else None
         out = {}
-        for item in requests:
+        for index, item in enumerate(requests):
+            if index in self.throttle_steps:  # throttled: not carried out
+                self.throttle_steps.discard(index)
+                out[item["id"]] = {"id": item["id"], "status": 429, "body": {"error": {"code": "TooManyRequests"}}}
+                continue
             if item.get("fail"):
-                out[item["id"]] = {"id": item["id"], "status": 400, "body": {"error": {"code": "badRequest",
-                                                                                     "message": "no"}}}
+                error = {"code": "badRequest", "message": "no"}
+                out[item["id"]] = {"id": item["id"], "status": 400, "body": {"error": error}}
                 continue
             response = self._request(item["method"], item["url"], item.get("body"), item.get("headers"))
             self.calls.pop()  # a step of the $batch, not a request of its own
             out[item["id"]] = {"id": item["id"], "status": response.status, "body": response.json}
         if lost == "drop":
             raise CspTransportError("POST /$batch failed after 1 attempt(s): Connection aborted", code="ConnectionError")
+        if lost:
+            raise GraphError("The service is temporarily unavailable.", code="InternalServerError", status=lost)
         return out
 
     def request(self, method, path, body=None, headers=None, params=None):
@@ -591,7 +598,7 @@ def test_assignment_set_creates_in_one_batch_and_waits_by_listing(service, clien
     rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA, GR]), (GROUP2, [HA])])
     assert [r[3] for r in rows] == [["create"], ["create"]]
     assert all(r[2] and r[1]["status"] == "active" for r in rows)
-    assert [c for c in service.writes()] == [("POST", "/$batch", ["POST", "POST"])]
+    assert list(service.writes()) == [("POST", "/$batch", ["POST", "POST"])]
     # one read before the writes, then the wait lists them (pending, then active): no per-assignment GET
     assert len(reads_of(service, "/accessAssignments")) == 3
     assert not [c for c in service.calls if c[0] == "GET" and "/accessAssignments/" in c[1]]
@@ -626,6 +633,18 @@ def test_assignment_set_lost_batch_answer_found_by_listing(service, client):
     rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
     assert client.lost_answers == 1 and len(service.assignments) == 2
     assert all(r[2] for r in rows)
+
+
+def test_assignment_set_lost_answer_of_a_partly_throttled_batch(service, client):
+    """The batch's answer is lost (500) after one step was throttled: the listing finds one assignment, the
+    other is sent once more, and both exist once."""
+    rel = active_rel(service)
+    service.lose_answers = [500]
+    service.throttle_steps = {1}
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert client.lost_answers == 1 and len(service.assignments) == 2
+    assert all(r[2] and r[1]["status"] == "active" for r in rows)
+    assert [c[2] for c in service.writes()] == [["POST", "POST"], ["POST"]]
 
 
 def test_assignment_set_failed_step_raises_graph_error(service, client, monkeypatch):
