@@ -172,12 +172,14 @@ error:
   type: dict
 """
 
+from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import check_group_ref
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
     AssignmentEnsurer,
     AssignmentSetEnsurer,
     GdapClient,
     assignment_view,
+    check_relationship_ref,
     find_relationship,
     resolve_group,
     resolve_groups,
@@ -233,9 +235,7 @@ def wanted_set(params):
     """``[(group, role_ids or None)]`` from O(assignments), checked before any request."""
     out, seen = [], set()
     for index, item in enumerate(params["assignments"], 1):
-        group = str(item.get("group") or "").strip()
-        if not group:
-            raise CspValidationError("assignments[%d] needs a group" % index, code="InvalidGroup")
+        group = check_group_ref(item.get("group"), option="assignments[%d].group" % index)
         if group.lower() in seen:
             raise CspValidationError("assignments[%d]: group %r is given twice" % (index, group), code="InvalidOption")
         seen.add(group.lower())
@@ -305,11 +305,13 @@ def main():
     try:
         if params["wait_timeout"] < 0 or params["wait_interval"] < 1:
             raise CspValidationError("wait_timeout must be >= 0 and wait_interval >= 1", code="InvalidOption")
+        check_relationship_ref(params["relationship"])
         if params["assignments"] is not None:
             wanted = wanted_set(params)
             graph = module.client.graph()
             result = run_set(module, GdapClient(graph), graph, wanted)
         else:
+            check_group_ref(params["group"])
             if params["state"] == "present" and not params["roles"]:
                 raise CspValidationError("roles is required with group and state=present", code="InvalidRoles")
             role_ids = resolve_roles(params["roles"]) if params["state"] == "present" else None

@@ -75,8 +75,9 @@ options:
     type: bool
     default: true
 notes:
-  - The app needs "Allow public client flows" (C(isFallbackPublicClient)) only when no app credential is given;
-    with O(client_secret) or O(client_certificate_path) the credential is sent with the poll.
+  - The app's credential (O(client_secret) or O(client_certificate_path)) is required and is sent with the poll,
+    as the identity platform requires from a confidential client; the app registration does not need
+    "Allow public client flows" (C(isFallbackPublicClient)).
   - Sign in as the integration user (the account in the partner's AdminAgents group), with MFA.
 seealso:
   - module: cloudpartner.csp.refresh_token
@@ -158,8 +159,10 @@ error:
   type: dict
 """
 
+from ansible_collections.cloudpartner.csp.plugins.module_utils.cloud import check_resource
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_store
 from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import (
     INACTIVITY_DAYS,
     DeviceFlow,
@@ -238,10 +241,12 @@ def main():
     try:
         if params["timeout"] < 0:
             raise CspValidationError("timeout must not be negative", code="InvalidTimeout")
+        check_resource(params["resource"])
+        check_store(params["store"], "store")
         client = module.client
         options = client.options
         path = flow_path_for(params["flow_dir"], options.authority_host, options.tenant_id, options.client_id)
-        sam = SamClient(options, client.http)
+        sam = SamClient(options, client.http, tokens=client.tokens)
         if params["state"] == "started":
             result = started(module, sam, path)
         else:

@@ -81,6 +81,18 @@ def test_refresh_token_error_is_reported_with_an_action(fake_http, idp, tmp_path
     assert no_secret(failed, RT_SEED, SECRET)
 
 
+def test_refresh_token_with_a_key_vault_store_uses_one_token_provider(fake_http, idp, capsys):
+    """The vault's app-only token and the exchange come from the module's one TokenProvider: one OpenID
+    discovery of the partner tenant, one MSAL app per kind, no second token cache."""
+    vault = csp_fakes.PagedFakeVault(fake_http)
+    vault.seed(RT_SEED)
+    code, result = run(refresh_token, dict(CONNECTION, store="keyvault://kv/us-rt"), capsys)
+    assert code == 0 and result["renewed"] and result["refresh_token_info"]["version"] == 1, result
+    assert fake_http.count("GET", "openid-configuration") == 1
+    assert [issued[2] for issued in idp.issued] == ["client_credentials", "refresh_token"]
+    assert no_secret(result, RT_SEED, SECRET)
+
+
 # --- sam_device_code -------------------------------------------------------------------
 class DeviceFlow:
     def __init__(self, session, idp):
@@ -148,6 +160,9 @@ def test_device_code_completed_needs_a_store(fake_http, idp, tmp_path, capsys):
     assert code == 1 and "store" in result["msg"] and fake_http.calls == []
 
 
+KEY_ID = "70000000-0000-4000-8000-%012d"  # Graph key ids are GUIDs
+
+
 # --- app_credentials_info -----------------------------------------------------------------
 def test_app_credentials_expiring_and_expired(fake_http, idp, capsys):
     def iso(days):
@@ -180,7 +195,7 @@ class FakeAppSecrets:
     def __init__(self, session, idp, days=(700, 20)):
         self.idp = idp
         now = time.time()
-        self.creds = [{"keyId": "k%d" % i, "displayName": "s%d" % i, "hint": SECRET[:3],
+        self.creds = [{"keyId": KEY_ID % i, "displayName": "s%d" % i, "hint": SECRET[:3],
                        "endDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + d * 86400))}
                       for i, d in enumerate(days)]
         self.order = []
@@ -216,16 +231,16 @@ def test_secret_rotation_adds_stores_verifies_then_removes(fake_http, idp, tmp_p
         return True
     monkeypatch.setattr(app_secret_rotate, "verify", fake_verify)
     code, check = run(app_secret_rotate, dict(CONNECTION, secret_store=store), capsys, check_mode=True)
-    assert code == 0 and check["changed"] and check["old_secret"]["key_id"] == "k1"
+    assert code == 0 and check["changed"] and check["old_secret"]["key_id"] == KEY_ID % 1
     assert apps.order == [] and not os.path.exists(store)
     code, result = run(app_secret_rotate, dict(CONNECTION, secret_store=store), capsys, diff=True)
     assert code == 0 and result["rotated"] and result["verified"]
-    assert apps.order == ["add", "verify", "remove:k1"]
+    assert apps.order == ["add", "verify", "remove:" + KEY_ID % 1]
     assert verified == ["brand-new-secret-value-0001"]
     assert json.loads(open(store).read())["refresh_token"] == "brand-new-secret-value-0001"
     assert no_secret(result, "brand-new-secret-value-0001", SECRET)
-    code, again = run(app_secret_rotate, dict(CONNECTION, secret_store=store, key_id="k1"), capsys)
-    assert code == 0 and not again["changed"] and apps.order == ["add", "verify", "remove:k1"]
+    code, again = run(app_secret_rotate, dict(CONNECTION, secret_store=store, key_id=KEY_ID % 1), capsys)
+    assert code == 0 and not again["changed"] and apps.order == ["add", "verify", "remove:" + KEY_ID % 1]
 
 
 def test_secret_rotation_keeps_the_old_secret_when_the_new_one_fails(fake_http, idp, tmp_path, capsys, monkeypatch):
