@@ -38,6 +38,7 @@ mark() { "$python" migrate_check.py mark "$config"; }
 since=$(mark)
 run check1 --check
 "$python" migrate_check.py writes "$config" "$since" none
+"$python" migrate_check.py app_only_proof "$config" "$since" customer01.onmicrosoft.com
 "$python" migrate_check.py report "$work/check1.json" customer01.onmicrosoft.com=proven \
   customer07.onmicrosoft.com=awaiting_approval customer04.onmicrosoft.com=absent removed=
 grep -q "stays in AdminAgents" "$work/check1.log"
@@ -61,6 +62,7 @@ run check2 --check
 since=$(mark)
 run second -e migrate_dap_approval_wait=30
 "$python" migrate_check.py writes "$config" "$since" migrated
+"$python" migrate_check.py app_only_proof "$config" "$since" customer01.onmicrosoft.com customer07.onmicrosoft.com
 "$python" migrate_check.py report "$work/second.json" customer01.onmicrosoft.com=proven \
   customer07.onmicrosoft.com=proven removed=us
 "$python" migrate_check.py member "$config" no
