@@ -83,7 +83,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HAS_R
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import (
     CONNECTION_ENV, ConnectionOptions, empty_env_hidden, is_unset, without_empty)
 from ansible_collections.cloudpartner.csp.plugins.module_utils.query import apply_query, compile_query
-from ansible_collections.cloudpartner.csp.plugins.module_utils.token_cache import HAS_MSAL
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.token_cache import HAS_MSAL
 
 
 # the vars: names of the connection options (doc fragment connection.PLUGINS)

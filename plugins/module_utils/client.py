@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``CspClient``: one HTTP session, one token provider and the service clients for a run."""
 
-from .auth import TokenProvider
+from .identity.provider import TokenProvider
 from .graph import GraphClient
 from .http import HttpClient
 from .partner_center import PartnerCenterClient

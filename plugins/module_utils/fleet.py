@@ -448,7 +448,7 @@ class BookReader:
 
     def _tenant_region(self, item):
         """The customer tenant's own region (``tenant_region_scope`` of its OpenID configuration)."""
-        from .auth import openid_configuration
+        from .identity.provider import openid_configuration
         try:
             status, document = openid_configuration(self.client.http, self.client.options.authority_host,
                                                     item["tenant_id"])

@@ -89,7 +89,7 @@ CONNECTION_ARGSPEC = {
     "client_secret": dict(type="str", no_log=True, fallback=(env_fallback, ["CSP_CLIENT_SECRET"])),
     "client_certificate_path": dict(type="path", fallback=(env_fallback, ["CSP_CLIENT_CERTIFICATE_PATH"])),
     "refresh_token": dict(type="str", no_log=True, fallback=(env_fallback, ["CSP_REFRESH_TOKEN"])),
-    # a path, URI or dict naming where the refresh token lives (module_utils/refresh_token_store.py)
+    # a path, URI or dict naming where the refresh token lives (module_utils/identity/refresh_token_store.py)
     "refresh_token_store": dict(type="raw", no_log=False, fallback=(env_fallback, ["CSP_REFRESH_TOKEN_STORE"])),
     "cloud": dict(type="str", default="public", choices=list(CLOUD_NAMES),
                   fallback=(env_fallback, ["CSP_CLOUD"])),
@@ -282,7 +282,7 @@ class ConnectionOptions:
                                      "login host and app in it)" % cache, code="InvalidTokenCache")
         store = self._raw.get("refresh_token_store")
         if store is not None:
-            from .refresh_token_store import parse_store_spec
+            from .identity.refresh_token_store import parse_store_spec
             if self._raw.get("refresh_token"):
                 raise CspValidationError("refresh_token and refresh_token_store are mutually exclusive: the store "
                                          "holds the (rotating) refresh token; check the CSP_* environment too",

@@ -142,8 +142,8 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import (
 from ansible_collections.cloudpartner.csp.plugins.module_utils.graph import odata_quote
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions, is_guid
-from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import open_module_store
-from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import parse_graph_time as parse_time
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import open_module_store
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import parse_graph_time as parse_time
 
 
 def argument_spec():

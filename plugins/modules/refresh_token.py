@@ -200,8 +200,8 @@ error:
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant
-from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import RefreshTokenStoreError
-from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import (
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import RefreshTokenStoreError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import (
     INACTIVITY_DAYS,
     STORE_ARGSPEC,
     SamClient,

@@ -160,7 +160,7 @@ error:
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import (
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import (
     INACTIVITY_DAYS,
     DeviceFlow,
     SamClient,

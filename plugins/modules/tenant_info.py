@@ -115,7 +115,7 @@ error:
       type: str
 """
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import (
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.provider import (
     openid_configuration,
     tenant_id_from_configuration,
 )

@@ -220,7 +220,7 @@ import os
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import (
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import (
     PlainFileRefreshTokenStore,
     RefreshTokenStoreError,
 )

@@ -10,10 +10,10 @@ sys.path.insert(0, os.path.join(ROOT, ".build"))
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.http import HttpClient  # noqa: E402
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions  # noqa: E402
-from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import (  # noqa: E402
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import (  # noqa: E402
     FileRefreshTokenStore,
 )
-from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import SamClient  # noqa: E402
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import SamClient  # noqa: E402
 
 
 def client(conn):

@@ -87,7 +87,7 @@ def seed_vault_store(runner):
     """The eu store starts as an Ansible Vault file holding the eu seed token (version 0 is adopted)."""
     import sys
     sys.path.insert(0, os.path.join(ROOT, ".build"))
-    from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import open_store
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import open_store
     store = open_store("ansible-vault://%s/eu.refresh_token.vault" % runner.dir,
                        vault_password_file=os.path.join(runner.dir, "vault-pass"))
     store.save("demo-eu-refresh-token-seed", None, metadata={"source": "imported"})

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import FileRefreshTokenStore
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import FileRefreshTokenStore
 
 import sam_worker
 from conftest import US_APP, connection, dump, newest_valid, write_seed

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils import consent
-from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import AccessToken
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.provider import AccessToken
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import (
     CspAuthError,
     CspError,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import decode_jwt_claims
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.provider import decode_jwt_claims
 from ansible_collections.cloudpartner.csp.plugins.module_utils.client import CspClient
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.fleet import (

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils import refresh_token_store as rts
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity import refresh_token_store as rts
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
 
 import csp_fakes
@@ -148,7 +148,7 @@ def test_leftover_temp_files_of_a_killed_writer_are_removed(tmp_path):
 _WRITER = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[1])
-    from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import FileRefreshTokenStore
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import FileRefreshTokenStore
     store = FileRefreshTokenStore(sys.argv[2])
     print("ready", flush=True)
     n = 0

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import TokenProvider
-from ansible_collections.cloudpartner.csp.plugins.module_utils.token_cache import FileTokenStore
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.provider import TokenProvider
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.token_cache import FileTokenStore
 
 import csp_fakes
 

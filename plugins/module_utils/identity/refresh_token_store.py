@@ -37,8 +37,8 @@ import threading
 import time
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from .errors import CspError, CspValidationError, register_secret
-from .files import atomic_write, check_private_dir, ensure_private_dir, read_text
+from ..errors import CspError, CspValidationError, register_secret
+from ..files import atomic_write, check_private_dir, ensure_private_dir, read_text
 
 FORMAT = "cloudpartner.csp/refresh-token"
 FORMAT_VERSION = 1
@@ -586,7 +586,7 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
         return os.path.join(self.lock_dir, "csp-keyvault-%s.lock" % safe)
 
     def _request(self, method, path, json_body=None, expected=(200,), url=None):
-        from .http import error_from_response
+        from ..http import error_from_response
         params = {"api-version": KEYVAULT_API_VERSION}
         if url is None:
             url = "%s/secrets/%s%s" % (self.vault_url, quote(self.secret_name, safe=""), path)
@@ -695,7 +695,7 @@ def parse_store_spec(spec):
     """
     if spec is None or spec == "" or spec == {}:
         return None
-    from .options import holds_inline_vault_password
+    from ..options import holds_inline_vault_password
     if holds_inline_vault_password(spec):
         raise CspValidationError("a vault password is never accepted inline (it would be logged): put it in a file "
                                  "(mode 0600) or an executable that prints it and name that with vault_password_file",

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import TokenProvider
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.provider import TokenProvider
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspAuthError, CspValidationError
-from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import FileRefreshTokenStore
-from ansible_collections.cloudpartner.csp.plugins.module_utils.sam import SamClient
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import FileRefreshTokenStore
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import SamClient
 
 import csp_fakes
 from csp_fakes import CUSTOMER, PARTNER, RT_SEED

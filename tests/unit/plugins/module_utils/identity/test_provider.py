@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.auth import TokenProvider, decode_jwt_claims
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.provider import TokenProvider, decode_jwt_claims
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import (
     CspAuthError,
     CspValidationError,
@@ -162,7 +162,7 @@ def test_cached_refresh_token_revoked_falls_back_to_configured_one(session, idp,
 
 
 def test_plain_refresh_token_is_redeemed_through_the_store_rotation(session, idp, tmp_path, monkeypatch):
-    from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import RefreshTokenStore
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import RefreshTokenStore
     rotations = []
     real_rotate = RefreshTokenStore.rotate
 
@@ -380,7 +380,7 @@ def test_discovery_is_fetched_once_per_authority_across_processes(session, idp, 
 
 
 def test_discovery_cache_expires_and_a_damaged_file_is_only_a_miss(session, idp, tmp_path):
-    from ansible_collections.cloudpartner.csp.plugins.module_utils import token_cache
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.identity import token_cache
     cache = str(tmp_path)
     provider(session, token_cache_path=cache).get_token()
     name = next(p for p in tmp_path.iterdir() if p.name.startswith("discovery-"))
@@ -398,7 +398,7 @@ def test_discovery_cache_expires_and_a_damaged_file_is_only_a_miss(session, idp,
 
 def test_a_failed_discovery_is_not_cached(session, tmp_path):
     from ansible_collections.cloudpartner.csp.plugins.module_utils.http import MsalHttpAdapter
-    from ansible_collections.cloudpartner.csp.plugins.module_utils.token_cache import FileTokenStore
+    from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.token_cache import FileTokenStore
     url = "https://login.example.test/%s/v2.0/.well-known/openid-configuration" % PARTNER
     session.queue("GET", r"openid-configuration", csp_fakes.FakeRaw(400, {"error": "invalid_tenant"}),
                   csp_fakes.FakeRaw(200, {"token_endpoint": "https://login.example.test/t/oauth2/v2.0/token"}))

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils import sam
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity import sam
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspAuthError
-from ansible_collections.cloudpartner.csp.plugins.module_utils.refresh_token_store import RefreshTokenStoreError
+from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import RefreshTokenStoreError
 
 
 @pytest.mark.parametrize("code, status, action", [

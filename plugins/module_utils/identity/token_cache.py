@@ -26,8 +26,8 @@ import os
 import re
 import time
 
-from .errors import CspValidationError
-from .files import atomic_write, ensure_private_dir, read_text
+from ..errors import CspValidationError
+from ..files import atomic_write, ensure_private_dir, read_text
 
 # The one import of MSAL: auth and sam take ``msal`` and ``require_msal`` from here.
 try:

@@ -17,10 +17,10 @@ import json
 import os
 import time
 
-from .auth import TokenProvider, auth_error, decode_jwt_claims
-from .cloud import resource_scopes
-from .errors import CspAuthError, CspValidationError, aadsts_code, clean_description, register_secret
-from .files import atomic_write, ensure_private_dir, read_text
+from .provider import TokenProvider, auth_error, decode_jwt_claims
+from ..cloud import resource_scopes
+from ..errors import CspAuthError, CspValidationError, aadsts_code, clean_description, register_secret
+from ..files import atomic_write, ensure_private_dir, read_text
 from .token_cache import msal, require_msal
 
 INACTIVITY_DAYS = 90
@@ -213,7 +213,7 @@ class SamClient:
             except ValueError as exc:
                 last, self.adapter.last_error = self.adapter.last_error, None
                 if last is not None:
-                    from .http import error_from_response
+                    from ..http import error_from_response
                     raise error_from_response(last, "login", action="OpenID discovery for tenant %s" % tenant) from None
                 raise CspAuthError("Cannot use authority %s/%s: %s" % (self.options.authority_host, tenant, exc),
                                    code="InvalidAuthority") from None

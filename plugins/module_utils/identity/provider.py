@@ -12,9 +12,9 @@ import json
 import time
 from urllib.parse import urlsplit
 
-from ._version import COLLECTION_VERSION
-from .cloud import resource_scopes
-from .errors import (
+from .._version import COLLECTION_VERSION
+from ..cloud import resource_scopes
+from ..errors import (
     CspAuthError,
     CspTransportError,
     CspValidationError,
@@ -22,8 +22,8 @@ from .errors import (
     clean_description,
     register_secret,
 )
-from .http import MsalHttpAdapter, error_from_response
-from .options import check_tenant, is_guid
+from ..http import MsalHttpAdapter, error_from_response
+from ..options import check_tenant, is_guid
 from .token_cache import digest, msal, open_store, require_msal
 
 GRANTS = ("client_credentials", "refresh_token")
