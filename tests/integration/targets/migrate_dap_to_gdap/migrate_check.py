@@ -104,6 +104,15 @@ def report(path, *expectations):
             sys.exit("%s: %s, expected %s (report: %s)" % (key, got, want, json.dumps(data, indent=1)))
 
 
+def changes(path, customer, *want):
+    """The customer's report entry lists exactly these changes (the onboarding role's ``changes``)."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    got = [c for c in data["customers"] if c["customer"] == customer][0]["changes"]
+    if got != list(want):
+        sys.exit("%s changes: %s, expected %s" % (customer, got, list(want)))
+
+
 def approve(cfg_path, report_path, customer):
     with open(report_path, encoding="utf-8") as handle:
         data = json.load(handle)
@@ -141,6 +150,6 @@ def reset(cfg_path):
 
 if __name__ == "__main__":
     commands = {"setup": setup, "mark": mark, "writes": expect_writes, "report": report, "approve": approve,
-                "app_only_proof": app_only_proof,
+                "app_only_proof": app_only_proof, "changes": changes,
                 "member": member, "reset": reset}
     commands[sys.argv[1]](*sys.argv[2:])
