@@ -88,25 +88,42 @@ def cloud_from_instance_name(instance_name):
     return None
 
 
+def check_resource(resource, name="resource"):
+    """The scopes a ``resource`` option names beyond the known resource names, checked before any request.
+
+    Returns the list of scope strings (empty for a known name). An ``http://`` audience is refused: a
+    token is never asked for an API that would be called in clear (``api://`` App ID URIs are fine).
+    """
+    if resource is None or (isinstance(resource, str) and resource in RESOURCES):
+        return []
+    if isinstance(resource, (list, tuple)):
+        scopes = [str(s).strip() for s in resource if str(s).strip()]
+    else:
+        scopes = str(resource).split()
+    if not scopes:
+        raise CspValidationError("%s must name a resource (%s) or at least one scope" % (name, ", ".join(RESOURCES)),
+                                 code="InvalidResource")
+    for scope in scopes:
+        if scope.lower().startswith("http://"):
+            raise CspValidationError("%s %r is not an https audience or scope (TLS is never turned off)"
+                                     % (name, scope), code="InvalidResource")
+    return scopes
+
+
 def resource_scopes(cloud, resource, delegated):
     """Scopes to request for a resource name, a scope string or a list of scopes.
 
     ``delegated`` (refresh-token grant) asks Partner Center for ``user_impersonation``, the scope
     its app+user calls need; app-only tokens always use ``<audience>/.default``.
     """
-    if isinstance(resource, (list, tuple)):
-        scopes = [str(s).strip() for s in resource if str(s).strip()]
-    elif resource is None or resource == "graph":
+    if resource is None or resource == "graph":
         return [cloud.graph_audience + "/.default"]
-    elif resource == "partner_center":
+    if resource == "partner_center":
         suffix = "/user_impersonation" if delegated else "/.default"
         return [cloud.partner_center_audience + suffix]
-    elif resource == "azure_management":
+    if resource == "azure_management":
         return [cloud.azure_management_audience + "/.default"]
-    else:
-        scopes = str(resource).split()
-    if not scopes:
-        raise CspValidationError("resource must name a resource or at least one scope", code="InvalidResource")
+    scopes = check_resource(resource)
     result = []
     for scope in scopes:
         # "https://host" (an audience, not a scope) means that API's .default scope

@@ -10,13 +10,14 @@ import re
 import uuid
 
 from .errors import CspError, CspHttpError, CspValidationError
-from .options import is_guid
+from .options import check_guid
 
 PAGE_SIZE = 500  # Partner Center's largest page
 _PREFIX_RE = re.compile(r"^[a-z0-9]{1,27}$")
 _COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
 _CULTURE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+_DOMAIN_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 
 
 def initial_domain(value):
@@ -27,6 +28,18 @@ def initial_domain(value):
         raise CspValidationError("domain %r must be <prefix>.onmicrosoft.com with 1 to 27 letters or digits "
                                  "(the customer's initial domain)" % value, code="InvalidDomain")
     return prefix + ".onmicrosoft.com"
+
+
+def check_filters(customer_id=None, domain_prefix=None):
+    """The lookups ``customer_info`` sends, checked before any request: an id is a GUID, a domain filter
+    is the start of a domain name (letters, digits, dots and dashes)."""
+    if customer_id is not None:
+        customer_id = check_guid(customer_id, "customer_id", "a GUID (the customer's tenant id)",
+                                 code="InvalidCustomerId")
+    if domain_prefix is not None and not _DOMAIN_PREFIX_RE.match(str(domain_prefix).strip()):
+        raise CspValidationError("domain %r is not the start of a domain name (letters, digits, dots and dashes)"
+                                 % domain_prefix, code="InvalidFilter")
+    return customer_id
 
 
 def search_filter(field, value):
@@ -122,10 +135,9 @@ class Customers:
             yield from page.get("items") or []
 
     def get(self, customer_id):
-        if not is_guid(customer_id):
-            raise CspValidationError("customer id %r is not a GUID" % customer_id, code="InvalidCustomerId")
+        customer_id = check_filters(customer_id=customer_id)
         try:
-            return self.pc.request("GET", "customers/%s" % customer_id.lower()).json
+            return self.pc.request("GET", "customers/%s" % customer_id).json
         except CspHttpError as err:
             if err.status == 404:
                 return None

@@ -53,6 +53,7 @@ ODATA_TYPES = {
     "#microsoft.graph.application": "application",
 }
 MAIL_NICKNAME_MAX = 64
+MAX_DISPLAY_NAME_LENGTH = 256  # Entra ID group display names
 
 
 def api_name(app_id):
@@ -90,6 +91,15 @@ def check_mail_nickname(value):
             "mail_nickname %r is not valid: 1 to 64 ASCII characters without spaces and without "
             "@ ( ) \\ [ ] \" ; : < > ," % value, code="InvalidMailNickname")
     return value
+
+
+def check_group_ref(value, option="group"):
+    """A security group's object id or display name (Entra ID allows 256 characters), before any request."""
+    text = str(value or "").strip()
+    if not text or len(text) > MAX_DISPLAY_NAME_LENGTH:
+        raise CspValidationError("%s must be a security group's object id or display name (1 to %d characters), "
+                                 "got %r" % (option, MAX_DISPLAY_NAME_LENGTH, value), code="InvalidGroup")
+    return text
 
 
 def normalize_app_ids(values, name="app_ids"):
@@ -244,9 +254,7 @@ class Directory:
 
     def find_group(self, id_or_name):
         """The one group with this object id or display name; zero or several is an error naming them."""
-        value = str(id_or_name or "").strip()
-        if not value:
-            raise CspValidationError("group must be a group object id or display name", code="InvalidGroup")
+        value = check_group_ref(id_or_name)
         if is_guid(value):
             group = self.get_group(value.lower())
             if group is None:

@@ -70,13 +70,22 @@ def check_duration(value):
     return str(value).strip().upper()
 
 
-def check_display_name(name):
+def check_display_name(name, option="display_name"):
     text = str(name or "")
     if not text.strip():
-        raise CspValidationError("display_name must not be empty", code="InvalidDisplayName")
+        raise CspValidationError("%s must not be empty" % option, code="InvalidDisplayName")
     if len(text) > MAX_NAME_LENGTH:
-        raise CspValidationError("display_name %r is %d characters long; GDAP allows at most %d"
-                                 % (text, len(text), MAX_NAME_LENGTH), code="InvalidDisplayName")
+        raise CspValidationError("%s %r is %d characters long; GDAP allows at most %d"
+                                 % (option, text, len(text), MAX_NAME_LENGTH), code="InvalidDisplayName")
+    return text
+
+
+def check_relationship_ref(value, option="relationship"):
+    """A relationship id, or a display name GDAP could hold (checked before any request)."""
+    text = str(value or "").strip()
+    if looks_like_relationship_id(text):
+        return text
+    check_display_name(text, option="%s (an id or a display name)" % option)
     return text
 
 

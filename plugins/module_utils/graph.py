@@ -8,6 +8,7 @@ from .errors import CspValidationError, GraphError
 from .http import RETRY_STATUSES, check_relative_path, error_from_response, parse_retry_after, status_expected
 
 API_VERSIONS = ("v1.0", "beta")
+BATCH_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")  # what a JSON batch step may use
 BATCH_LIMIT = 20
 
 
@@ -54,7 +55,7 @@ class GraphClient:
         self.last_response = None
 
     # --- urls ------------------------------------------------------------------------
-    def url(self, path_or_url):
+    def url(self, path_or_url, name="URL"):
         """Absolute URL for a path (``/users``) or a full URL, which must be on the Graph endpoint.
 
         A token is only ever sent to the configured Graph host: a full URL elsewhere (a nextLink,
@@ -64,11 +65,11 @@ class GraphClient:
         if "://" in text:
             parts, base = urlsplit(text), urlsplit(self.endpoint)
             if parts.scheme.lower() != "https" or parts.netloc.lower() != base.netloc.lower():
-                raise CspValidationError("URL %s is not on the Graph endpoint %s; a token is only sent there"
-                                         % (text.split("?", maxsplit=1)[0], self.endpoint), code="ForeignUrl")
-            check_relative_path(parts.path)
+                raise CspValidationError("%s %s is not on the Graph endpoint %s; a token is only sent there"
+                                         % (name, text.split("?", maxsplit=1)[0], self.endpoint), code="ForeignUrl")
+            check_relative_path(parts.path, name=name)
             return text
-        check_relative_path(text)
+        check_relative_path(text, name=name)
         if not text.startswith("/"):
             text = "/" + text
         for version in API_VERSIONS:
@@ -76,9 +77,9 @@ class GraphClient:
                 return self.endpoint + text
         return "%s/%s%s" % (self.endpoint, self.api_version, text)
 
-    def relative(self, path_or_url):
+    def relative(self, path_or_url, name="URL"):
         """Path relative to the version root, as ``$batch`` wants it (``/users?$top=1``)."""
-        url = self.url(path_or_url)
+        url = self.url(path_or_url, name=name)
         rest = url[len(self.endpoint):]
         for version in API_VERSIONS:
             if rest.startswith("/" + version + "/"):
@@ -162,8 +163,11 @@ class GraphClient:
             if rid in seen:
                 raise CspValidationError("batch request id %s is used twice" % rid, code="InvalidBatch")
             seen.add(rid)
-            entry = {"id": rid, "method": str(item.get("method") or "GET").upper(),
-                     "url": self.relative(item["url"])}
+            method = str(item.get("method") or "GET").strip().upper()
+            if method not in BATCH_METHODS:
+                raise CspValidationError("batch request %s method %r is not one of %s"
+                                         % (rid, item.get("method"), ", ".join(BATCH_METHODS)), code="InvalidBatch")
+            entry = {"id": rid, "method": method, "url": self.relative(item["url"], name="batch request %s url" % rid)}
             headers = dict(item.get("headers") or {})
             if item.get("body") is not None:
                 entry["body"] = item["body"]

@@ -128,6 +128,33 @@ def is_domain(value):
     return isinstance(value, str) and bool(DOMAIN_RE.match(value))
 
 
+def check_guid(value, name, what="a GUID", code="InvalidGuid"):
+    """``value`` as a lower-case GUID, or a validation error naming the option ``name``."""
+    text = str(value if value is not None else "").strip()
+    if not is_guid(text):
+        raise CspValidationError("%s %r is not %s" % (name, value, what), code=code)
+    return text.lower()
+
+
+def check_store(value, name):
+    """Parse a refresh token store option (path, URI or dict) before any request; errors name the option.
+
+    Returns the parsed spec (``None`` when unset). A Key Vault URL must be https, like every endpoint.
+    """
+    from .identity.refresh_token_store import parse_store_spec
+    try:
+        parsed = parse_store_spec(value)
+        vault_url = (parsed or {}).get("vault_url")
+        if vault_url is not None:
+            parts = urlsplit(str(vault_url))
+            if parts.scheme.lower() != "https" or not parts.hostname:
+                raise CspValidationError("its Key Vault URL %r must be https://host[:port] (TLS is never turned off)"
+                                         % vault_url, code="InvalidRefreshTokenStore")
+    except CspValidationError as err:
+        raise CspValidationError("%s: %s" % (name, err.message), code=err.code) from None
+    return parsed
+
+
 def check_tenant(value, name="tenant_id"):
     """A tenant is a GUID or a verified domain; returns it normalised (GUIDs lower case)."""
     if not value:
@@ -282,16 +309,21 @@ class ConnectionOptions:
                                      "login host and app in it)" % cache, code="InvalidTokenCache")
         store = self._raw.get("refresh_token_store")
         if store is not None:
-            from .identity.refresh_token_store import parse_store_spec
             if self._raw.get("refresh_token"):
                 raise CspValidationError("refresh_token and refresh_token_store are mutually exclusive: the store "
                                          "holds the (rotating) refresh token; check the CSP_* environment too",
                                          code="AmbiguousRefreshToken")
-            self.refresh_token_store_spec = parse_store_spec(store)
+            self.refresh_token_store_spec = check_store(store, "refresh_token_store")
         else:
             self.refresh_token_store_spec = None
         if credentials:
             self._validate_credentials()
+        else:  # not needed here, but a malformed value is still a mistake worth naming now
+            if self._raw.get("tenant_id"):
+                self._raw["tenant_id"] = check_tenant(self._raw["tenant_id"])
+            if self._raw.get("client_id"):
+                self._raw["client_id"] = check_guid(self._raw["client_id"], "client_id",
+                                                    "a GUID (the app's Application (client) ID)", "InvalidClientId")
         self._validated = True
         return self
 
@@ -300,10 +332,8 @@ class ConnectionOptions:
         client_id = self._raw.get("client_id")
         if not client_id:
             raise CspValidationError("client_id is required (or set CSP_CLIENT_ID)", code="MissingClientId")
-        if not is_guid(str(client_id).strip()):
-            raise CspValidationError("client_id %r is not a GUID (the app's Application (client) ID)" % client_id,
-                                     code="InvalidClientId")
-        self._raw["client_id"] = str(client_id).strip().lower()
+        self._raw["client_id"] = check_guid(client_id, "client_id", "a GUID (the app's Application (client) ID)",
+                                            "InvalidClientId")
         secret = self._raw.get("client_secret")
         cert_path = self._raw.get("client_certificate_path")
         if secret and cert_path:

@@ -141,7 +141,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import (
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.graph import odata_quote
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions, is_guid
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import ConnectionOptions, check_guid, check_store, is_guid
 from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import open_module_store
 from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import parse_graph_time as parse_time
 
@@ -222,6 +222,9 @@ def main():
                 raise CspValidationError("%s must not be negative" % name, code="InvalidArgument")
         if not 1 <= params["validity_days"] <= 730:
             raise CspValidationError("validity_days must be between 1 and 730", code="InvalidArgument")
+        if params["key_id"]:
+            params["key_id"] = check_guid(params["key_id"], "key_id", "a credential key id (a GUID)")
+        check_store(params["secret_store"], "secret_store")
         options = module.connection_options().validate()
         app_id = (params["app_id"] or options.client_id).lower()
         if not is_guid(app_id):

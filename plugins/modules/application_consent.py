@@ -164,7 +164,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.consent import (
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import is_guid
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant, is_guid
 
 
 def argument_spec():
@@ -193,8 +193,9 @@ def main():
         if not is_guid(app_id or ""):
             raise CspValidationError("application_id %r is not a GUID" % app_id, code="InvalidApplicationId")
         app_id = app_id.lower()
+        customer_tenant = check_tenant(params["customer_tenant_id"], name="customer_tenant_id")
         client = module.client
-        customer = client.tokens.resolve_tenant(params["customer_tenant_id"])
+        customer = client.tokens.resolve_tenant(customer_tenant)
         # the token Partner Center will get: its appid must be the app being consented
         check_calling_app(client.tokens.get_token(resource="partner_center"), app_id)
         consents = ConsentClient(client.graph(tenant=customer), client.partner_center(), customer, app_id,

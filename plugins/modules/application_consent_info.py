@@ -103,7 +103,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.consent import (
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import is_guid
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant, is_guid
 
 
 def argument_spec():
@@ -138,8 +138,9 @@ def main():
         app_id = params["application_id"] or params["client_id"]
         if not is_guid(app_id or ""):
             raise CspValidationError("application_id %r is not a GUID" % app_id, code="InvalidApplicationId")
+        customer_tenant = check_tenant(params["customer_tenant_id"], name="customer_tenant_id")
         client = module.client
-        customer = client.tokens.resolve_tenant(params["customer_tenant_id"])
+        customer = client.tokens.resolve_tenant(customer_tenant)
         consents = ConsentClient(client.graph(tenant=customer), None, customer, app_id.lower(),
                                  client.options.cloud.authority_host)
         result = run(consents, desired)

@@ -102,7 +102,7 @@ relationship_request_url:
   sample: https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=1000...
 """
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.customers import PAGE_SIZE, Customers, customer_view
+from ansible_collections.cloudpartner.csp.plugins.module_utils.customers import PAGE_SIZE, Customers, check_filters, customer_view
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 
@@ -125,11 +125,15 @@ def run(params, customers):
     return result
 
 
-def find(params, customers):
+def check_paging(params):
     if not 1 <= params["page_size"] <= PAGE_SIZE:
         raise CspValidationError("page_size must be between 1 and %d" % PAGE_SIZE, code="InvalidOption")
     if params["max_items"] is not None and params["max_items"] < 1:
         raise CspValidationError("max_items must be at least 1", code="InvalidOption")
+
+
+def find(params, customers):
+    check_paging(params)
     if params["customer_id"]:
         record = customers.get(params["customer_id"])
         found = [dict(customer_view(record), record=record)] if record else []
@@ -150,6 +154,8 @@ def main():
                        mutually_exclusive=[("customer_id", "domain"), ("customer_id", "company_name"),
                                            ("domain", "company_name")])
     try:
+        check_filters(module.params["customer_id"], module.params["domain"])
+        check_paging(module.params)
         result = run(module.params, Customers(module.client.partner_center()))
     except CspError as err:
         module.fail_from_error(err)

@@ -132,11 +132,13 @@ error:
   type: dict
 """
 
+from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import check_group_ref
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
     AssignmentEnsurer,
     GdapClient,
     assignment_view,
+    check_relationship_ref,
     find_relationship,
     resolve_group,
 )
@@ -190,6 +192,8 @@ def main():
     try:
         if params["wait_timeout"] < 0 or params["wait_interval"] < 1:
             raise CspValidationError("wait_timeout must be >= 0 and wait_interval >= 1", code="InvalidOption")
+        check_relationship_ref(params["relationship"])
+        check_group_ref(params["group"])
         role_ids = resolve_roles(params["roles"]) if params["state"] == "present" else None
         if role_ids is not None and not role_ids:
             raise CspValidationError("roles must name at least one role", code="InvalidRoles")

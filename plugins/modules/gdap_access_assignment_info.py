@@ -57,11 +57,12 @@ count:
   type: int
 """
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import Directory
+from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import Directory, check_group_ref
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
     RELATIONSHIPS,
     GdapClient,
+    check_relationship_ref,
     find_relationship,
     relationship_roles,
     resolve_group,
@@ -115,6 +116,10 @@ def main():
     try:
         if not [r for r in params["relationships"] if str(r or "").strip()]:
             raise CspValidationError("relationships must name at least one relationship", code="InvalidOption")
+        for value in params["relationships"]:
+            check_relationship_ref(value, option="relationships")
+        if params["group"] is not None:
+            check_group_ref(params["group"])
         result = run(params, module.client.graph())
     except CspError as err:
         module.fail_from_error(err)

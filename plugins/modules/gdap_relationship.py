@@ -244,7 +244,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
     relationship_view,
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import is_guid
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant, is_guid
 
 
 def argument_spec():
@@ -319,6 +319,8 @@ def main():
     )
     try:
         spec = build_spec(module.params)
+        if spec.customer_tenant_id:
+            spec.customer_tenant_id = check_tenant(spec.customer_tenant_id, name="customer_tenant_id")
         client = module.client
         if spec.customer_tenant_id and not is_guid(spec.customer_tenant_id):
             spec.customer_tenant_id = client.tokens.resolve_tenant(spec.customer_tenant_id)

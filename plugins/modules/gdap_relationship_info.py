@@ -84,6 +84,7 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import Csp
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
     ACTIVE,
     GdapClient,
+    check_display_name,
     parse_time,
     relationship_result,
 )
@@ -132,8 +133,8 @@ def check_params(params):
     if params["customer_tenant_id"] and not is_guid(params["customer_tenant_id"].strip()):
         raise CspValidationError("customer_tenant_id %r is not a GUID (the customer's tenant id)"
                                  % params["customer_tenant_id"], code="InvalidTenant")
-    if params["display_name"] is not None and not params["display_name"].strip():
-        raise CspValidationError("display_name is empty", code="InvalidOption")
+    if params["display_name"] is not None:
+        check_display_name(params["display_name"])
 
 
 def run(params, gdap):

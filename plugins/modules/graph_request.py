@@ -385,7 +385,7 @@ def run_single(module, graph, compiled):
     params = module.params
     method = params["method"]
     headers = check_headers(params["headers"])
-    url = graph.url(params["path"])  # refuses foreign hosts before anything is sent
+    url = graph.url(params["path"], name="path")  # refuses foreign hosts before anything is sent
     if method not in READS and module.check_mode:
         would = {"method": method, "url": url}
         if params["params"]:

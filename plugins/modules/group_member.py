@@ -181,7 +181,7 @@ error:
   type: dict
 """
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import Directory, normalize_member_specs
+from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import Directory, check_group_ref, normalize_member_specs
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant
@@ -233,6 +233,7 @@ def plan(directory, group_id, wanted, state, exclusive, list_members):
 def check_params(params):
     """Everything checked before the first request; returns the normalized member specs."""
     specs = normalize_member_specs(params["members"])
+    check_group_ref(params["group"])
     if params["exclusive"] and params["state"] == "absent":
         raise CspValidationError("exclusive=true only works with state=present", code="InvalidOption")
     if params["exclusive"] and not specs and not params["allow_empty"]:

@@ -71,7 +71,7 @@ missing:
   elements: dict
 """
 
-from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import Directory, normalize_member_specs
+from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import Directory, check_group_ref, normalize_member_specs
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant
@@ -106,6 +106,7 @@ def main():
     params = module.params
     try:
         specs = normalize_member_specs(params["members"])  # bad input fails before any request
+        check_group_ref(params["group"])
         if params["tenant"]:
             check_tenant(params["tenant"], name="tenant")
         graph = module.client.graph(tenant=params["tenant"])

@@ -220,7 +220,7 @@ summary:
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import CONNECTION_ENV, ConnectionOptions
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import CONNECTION_ENV, ConnectionOptions, check_tenant
 
 PARTNER_FIELDS = ("tenant_id", "client_id", "client_secret", "client_certificate_path", "refresh_token",
                   "refresh_token_store")
@@ -373,6 +373,8 @@ def summarize(partners, customers):
 def run(params):
     if not 1 <= params["concurrency"] <= 64:
         raise CspValidationError("concurrency must be between 1 and 64", code="InvalidOption")
+    for value in params.get("customers") or []:
+        check_tenant(value, name="customers")
     desired = desired_state(params)
     connections = partner_connections(params)
     partners, customers = [], []

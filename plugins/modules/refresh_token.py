@@ -197,9 +197,10 @@ error:
   type: dict
 """
 
+from ansible_collections.cloudpartner.csp.plugins.module_utils.cloud import check_resource
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
-from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_store, check_tenant
 from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import RefreshTokenStoreError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import (
     INACTIVITY_DAYS,
@@ -273,6 +274,8 @@ def main():
             params["tenant"] = check_tenant(params["tenant"], name="tenant")
         if params["warn_days"] < 0:
             raise CspValidationError("warn_days must not be negative", code="InvalidWarnDays")
+        check_resource(params["resource"])
+        check_store(params["store"], "store")
         client = module.client
         store = open_module_store(client, params["store"], params["vault_password_file"])
         result, err = run(module, client, store)

@@ -158,8 +158,10 @@ error:
   type: dict
 """
 
+from ansible_collections.cloudpartner.csp.plugins.module_utils.cloud import check_resource
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
+from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_store
 from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.sam import (
     INACTIVITY_DAYS,
     DeviceFlow,
@@ -238,6 +240,8 @@ def main():
     try:
         if params["timeout"] < 0:
             raise CspValidationError("timeout must not be negative", code="InvalidTimeout")
+        check_resource(params["resource"])
+        check_store(params["store"], "store")
         client = module.client
         options = client.options
         path = flow_path_for(params["flow_dir"], options.authority_host, options.tenant_id, options.client_id)

@@ -119,6 +119,7 @@ error:
 """
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import (
+    MAX_DISPLAY_NAME_LENGTH,
     Directory,
     check_mail_nickname,
     derive_mail_nickname,
@@ -142,8 +143,9 @@ def argument_spec():
 
 def validate(params):
     name = params["display_name"]
-    if not name or not name.strip() or len(name) > 256:
-        raise CspValidationError("display_name must be 1 to 256 characters", code="InvalidDisplayName")
+    if not name or not name.strip() or len(name) > MAX_DISPLAY_NAME_LENGTH:
+        raise CspValidationError("display_name must be 1 to %d characters" % MAX_DISPLAY_NAME_LENGTH,
+                                 code="InvalidDisplayName")
     if params["id"] is not None and not is_guid(params["id"]):
         raise CspValidationError("id %r is not a group object id (a GUID)" % params["id"], code="InvalidGroupId")
     if params["mail_nickname"] is not None:

@@ -218,6 +218,7 @@ error:
 import datetime
 import os
 
+from ansible_collections.cloudpartner.csp.plugins.module_utils.cloud import check_resource
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.identity.refresh_token_store import (
@@ -262,6 +263,7 @@ def main():
     params = module.params
     result = dict(changed=False)
     try:
+        check_resource(params["resource"])
         options = module.connection_options()
         if params["refresh_token_path"] and not options.refresh_token:
             raise CspValidationError("refresh_token_path needs refresh_token (the token to rotate)",

@@ -19,17 +19,14 @@ script, sliced as AWX slices (hosts[k-1::N]). Checked:
 4. no secret (client secret, refresh token, access token) in any job event or artifact.
 """
 
-import glob
 import json
 import os
 import shutil
-import stat
-import subprocess
 import sys
 import tempfile
 
-import ansible_runner
 import yaml
+from awx_runner import AwxJobError, inventory_update, job_outputs, run_job
 from emulator_control import config as read_config
 
 PARTNER_US = {"tenant_id": "10000000-0000-4000-8000-000000000001", "client_id": "20000000-0000-4000-8000-000000000001",
@@ -48,88 +45,18 @@ def fail(message):
     sys.exit("awx_jobs: " + message)
 
 
-def collection_root():
-    for path in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep):
-        root = os.path.join(path, "ansible_collections", "cloudpartner", "csp")
-        if os.path.isdir(os.path.join(root, "docs", "awx")):
-            return root
-    fail("cloudpartner.csp with docs/awx not found on ANSIBLE_COLLECTIONS_PATH")
-
-
-ROOT = collection_root()
-sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "awx"))
-from awx_render import render_injectors  # noqa: E402
-
-
-def credential_env(cfg, pdd):
-    with open(os.path.join(ROOT, "docs", "awx", "controller_configuration.yml"), encoding="utf-8") as handle:
-        types = {t["name"]: t for t in yaml.safe_load(handle)["controller_credential_types"]}
-    with open(cfg["csp_ca_bundle"], encoding="utf-8") as handle:
-        ca_pem = handle.read()
-    env = render_injectors(types["Microsoft CSP partner app"], PARTNER_US, pdd)
-    env.update(render_injectors(types["Microsoft CSP endpoints"], {
-        "authority_host": cfg["csp_authority_host"], "graph_endpoint": cfg["csp_graph_endpoint"],
-        "partner_center_endpoint": cfg["csp_partner_center_endpoint"], "ca_bundle": ca_pem}, pdd))
-    empty = sorted(name for name, value in env.items() if value == "")
+def job(cfg, work, name, playbook, hosts_data, hosts, limit=None, extravars=None, job_id=1):
+    """One AWX job (awx_runner.run_job) with the us partner app's credential; its stats, failed hosts, report."""
+    extra = {"onboard_customer_approval_wait": 0,
+             "onboard_integration_user": "integration@contosopartnerus.onmicrosoft.com",
+             "onboard_report_dir": os.path.join(work, name, "artifacts", "onboard_report")}
+    extra.update(extravars or {})
+    runner, pdd = run_job(cfg, work, name, playbook, PARTNER_US, inventory=hosts_data, hosts=hosts, limit=limit,
+                          extravars=extra, job_id=job_id)
+    with open(os.path.join(pdd, "env", "envvars"), encoding="utf-8") as handle:
+        empty = sorted(k for k, v in yaml.safe_load(handle).items() if v == "")
     if "CSP_CLOUD" not in empty or "CSP_CLIENT_CERTIFICATE_PATH" not in empty:
         fail("the rendering should leave CSP_CLOUD and CSP_CLIENT_CERTIFICATE_PATH empty: %s" % empty)
-    return env
-
-
-def inventory_update(cfg, work):
-    """What AWX's inventory update of the project's source stores: ansible-inventory --list --export."""
-    pdd = os.path.join(work, "inventory_update")
-    env = credential_env(cfg, pdd)
-    proc = subprocess.run(
-        ["ansible-inventory", "-i",
-         os.path.join(ROOT, "docs", "awx", "project", "inventory", "customers.csp_customers.yml"), "--list", "--export"],
-        env=dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_FAILED="True", ANSIBLE_INVENTORY_EXPORT="True", **env),
-        cwd=pdd, capture_output=True, text=True, check=False)
-    stdout, stderr, rc = proc.stdout, proc.stderr, proc.returncode
-    if rc != 0:
-        fail("inventory update failed (rc %s): %s" % (rc, stderr[-2000:]))
-    data = json.loads(stdout)
-    hosts = sorted(data["_meta"]["hostvars"])
-    if not set(CUSTOMERS) <= set(hosts):
-        fail("the inventory update is missing customers: %s" % sorted(set(CUSTOMERS) - set(hosts)))
-    return data
-
-
-def inventory_script(data, hosts):
-    """AWX hands a job its inventory as a script; a slice gets only its hosts."""
-    keep = set(hosts)
-    out = {"_meta": {"hostvars": {h: v for h, v in data["_meta"]["hostvars"].items() if h in keep}}}
-    for group, value in data.items():
-        if group == "_meta":
-            continue
-        entry = dict(value)
-        if "hosts" in entry:
-            entry["hosts"] = [h for h in entry["hosts"] if h in keep]
-        out[group] = entry
-    return "#!/usr/bin/env python3\nimport json\nprint(json.dumps(json.loads(%r)))\n" % json.dumps(out)
-
-
-def job(cfg, work, name, playbook, hosts_data, hosts, limit=None, extravars=None, job_id=1):
-    """One AWX job: its own private_data_dir, credentials injected, extra vars, inventory, limit."""
-    pdd = os.path.join(work, name)
-    os.makedirs(os.path.join(pdd, "env"))
-    envvars = credential_env(cfg, pdd)
-    with open(os.path.join(pdd, "env", "envvars"), "w", encoding="utf-8") as handle:
-        yaml.safe_dump(envvars, handle)
-    extra = {"awx_job_id": job_id, "tower_job_id": job_id, "onboard_customer_approval_wait": 0,
-             "onboard_integration_user": "integration@contosopartnerus.onmicrosoft.com",
-             "onboard_report_dir": os.path.join(pdd, "artifacts", "onboard_report")}
-    extra.update(extravars or {})
-    with open(os.path.join(pdd, "env", "extravars"), "w", encoding="utf-8") as handle:
-        yaml.safe_dump(extra, handle)
-    os.makedirs(os.path.join(pdd, "inventory"))
-    script = os.path.join(pdd, "inventory", "hosts")
-    with open(script, "w", encoding="utf-8") as handle:
-        handle.write(inventory_script(hosts_data, hosts))
-    os.chmod(script, stat.S_IRWXU)
-    shutil.copytree(os.path.join(ROOT, "docs", "awx", "project"), os.path.join(pdd, "project"))
-    runner = ansible_runner.run(private_data_dir=pdd, playbook=playbook, limit=limit, ident=str(job_id),
-                                quiet=True, forks=10)
     stats = {}
     for event in runner.events:
         if event.get("event") == "playbook_on_stats":
@@ -152,12 +79,10 @@ def job(cfg, work, name, playbook, hosts_data, hosts, limit=None, extravars=None
 
 
 def no_secrets(pdd, name):
-    """0 secrets in the job's events, output and reports (what AWX stores and shows). ansible-runner's own
-    artifacts/<ident>/command and env/ hold the injected environment by design; AWX keeps neither."""
-    paths = glob.glob(os.path.join(pdd, "artifacts", "*", "job_events", "*.json"))
-    paths += glob.glob(os.path.join(pdd, "artifacts", "*", "stdout"))
-    paths += glob.glob(os.path.join(pdd, "artifacts", "onboard_report", "*"))
-    if not paths:
+    """0 secrets in what AWX keeps of the job (awx_runner.job_outputs). The no_secrets_in_playbooks target
+    scans the same outputs at -vvv for every secret and token of the world."""
+    paths = [path for path, what in job_outputs(pdd) if what != "AWX inventory"]
+    if not any("job_events" in path for path in paths):
         fail("job %s: no job events" % name)
     for path in paths:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -177,8 +102,10 @@ def main(config_path):
     cfg = read_config(config_path)
     work = tempfile.mkdtemp(prefix="awx_jobs-")
     try:
-        data = inventory_update(cfg, work)
+        data = inventory_update(cfg, work, PARTNER_US)
         hosts = sorted(data["_meta"]["hostvars"])
+        if not set(CUSTOMERS) <= set(hosts):
+            fail("the inventory update is missing customers: %s" % sorted(set(CUSTOMERS) - set(hosts)))
 
         # 1. one job, six customers, one failing
         runner, stats, failed, report = job(cfg, work, "one", "playbooks/onboard_customers.yml", data, hosts,
@@ -228,6 +155,8 @@ def main(config_path):
         if sorted(report["meta"]["job_id"]) != [201, 202, 203]:
             fail("merge: the report does not name the slices' jobs: %s" % report["meta"]["job_id"])
         print("awx_jobs: all checks passed")
+    except AwxJobError as err:
+        fail(str(err))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,6 +4,7 @@ check that each failure path really failed, and the scan of everything the runs 
     leak_scan.py setup CONFIG WORK          inventories, variables, stores, an unregistered certificate
     leak_scan.py collect CONFIG WORK        add the tokens the emulator issued so far to WORK/issued.json
                                             (before every reset: a reset forgets them)
+    leak_scan.py awx CONFIG WORK            AWX's path: jobs through ansible-runner at verbosity 3 (WORK/awx)
     leak_scan.py expect WORK CHECK...       the failure paths failed the way they should
     leak_scan.py scan CONFIG WORK           every secret and token, and every JWT, in every output: 0 expected
 
@@ -12,6 +13,12 @@ secrets, the integration users' refresh tokens, the us app's private key; with t
 script makes up (a wrong client secret, a made-up refresh token, the password of an Ansible Vault store,
 an unregistered certificate's private key), the emulator's control
 token and every access, id and refresh token the emulator issued (GET /_emulator/issued-tokens).
+
+AWX runs the same playbooks through ansible-runner and keeps job events, not Ansible's output: ``awx``
+runs docs/awx/project's onboarding (one customer in a region without partner tenant fails) and renewal
+(an Ansible Vault store from a refresh token store credential) as AWX jobs (setup_emulator's awx_runner:
+private data dirs laid out as AWX lays them), and the scan reads every job event, stdout, artifact and the
+inventory's host vars of those jobs.
 """
 
 import datetime
@@ -22,6 +29,11 @@ import re
 import sys
 
 from emulator_control import config, control
+
+try:  # the AWX jobs need ansible-runner (tests/requirements-awx.txt); the scan itself does not
+    from awx_runner import job_outputs
+except ImportError:  # pragma: no cover
+    job_outputs = None
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
@@ -50,6 +62,8 @@ ONBOARD_CUSTOMERS = {"customer01.onmicrosoft.com": 1, "customer04.onmicrosoft.co
 MIGRATE_CUSTOMERS = {"customer01.onmicrosoft.com": (1, True), "customer07.onmicrosoft.com": (7, True),
                      "customer04.onmicrosoft.com": (4, False)}
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+# AWX jobs: customer10 is in a region (SA) without partner tenant, so its host fails and so does the job.
+AWX_CUSTOMERS = ["customer01.onmicrosoft.com", "customer10.onmicrosoft.com"]
 
 
 def write(work, name, data, mode=0o600):
@@ -167,6 +181,59 @@ def setup(cfg, work):
     write(work, "roles_bad.json", bad)  # and the eu integration user's refresh tokens revoked (runme.sh)
 
 
+def awx_partner(key, refresh_token=True):
+    """The inputs of a "Microsoft CSP partner app" credential for a partner tenant of the world."""
+    tenant, client, secret, seed, _domain, region = PARTNERS[key]
+    return {"tenant_id": tenant, "client_id": client, "client_secret": secret,
+            "refresh_token": seed if refresh_token else "", "partner_name": key, "partner_region": region}
+
+
+def awx(cfg, work):
+    """The onboarding and renewal job templates as AWX runs them, at verbosity 3, in WORK/awx/<job>."""
+    from awx_runner import inventory_update, run_job
+    with open(os.path.join(work, "canaries.json"), encoding="utf-8") as handle:
+        canaries = json.load(handle)
+    root = os.path.join(work, "awx")
+    os.makedirs(os.path.join(root, "inventory_update"), exist_ok=True)
+    partner = awx_partner("us")
+    inventory = inventory_update(cfg, root, partner)
+    hosts = sorted(inventory["_meta"]["hostvars"])
+    if not set(AWX_CUSTOMERS) <= set(hosts):
+        sys.exit("awx: the inventory update is missing %s" % sorted(set(AWX_CUSTOMERS) - set(hosts)))
+    jobs = []
+    runner, pdd = run_job(cfg, root, "onboard", "playbooks/onboard_customers.yml", partner, inventory=inventory,
+                          hosts=hosts, limit=",".join(AWX_CUSTOMERS), job_id=401, verbosity=3, extravars={
+                              "onboard_customer_approval_wait": 0,
+                              "onboard_integration_user": "integration@" + PARTNERS["us"][4],
+                              "onboard_report_dir": os.path.join(root, "onboard", "artifacts", "onboard_report")})
+    jobs.append(("onboard", runner, "failed", pdd))
+    # renewal: the refresh token lives in an Ansible Vault store (a "Microsoft CSP refresh token store"
+    # credential with the vault password, a canary); the partner app credential holds no refresh token
+    store = write(work, "stores/awx.us.refresh_token.vault",
+                  vault_encrypt(PARTNERS["us"][3], canaries["vault_password"]))
+    runner, pdd = run_job(cfg, root, "renew", "playbooks/renew_refresh_tokens.yml", awx_partner("us", False),
+                          job_id=402, verbosity=3, store={"store": "ansible-vault://" + store,
+                                                          "vault_password": canaries["vault_password"]},
+                          extravars={"renew_fail_on_problem": False,
+                                     "renew_report_path": os.path.join(root, "renew", "artifacts", "renew.json")})
+    jobs.append(("renew", runner, "successful", pdd))
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("awx jobs: %.1f CPU-s in the jobs' processes" % (usage.ru_utime + usage.ru_stime))
+    problems = []
+    for name, runner, expected, pdd in jobs:
+        print("awx job %s (verbosity 3): %s, rc %s, %d events" % (name, runner.status, runner.rc,
+                                                                  len(glob.glob(os.path.join(
+                                                                      pdd, "artifacts", "*", "job_events", "*.json")))))
+        if runner.status != expected:
+            problems.append("job %s ended %s, expected %s" % (name, runner.status, expected))
+    with open(os.path.join(root, "renew", "artifacts", "renew.json"), encoding="utf-8") as handle:
+        if '"status": "ok"' not in handle.read():
+            problems.append("job renew: the store was not renewed")
+    if problems:
+        sys.exit("awx: " + "; ".join(problems))
+
+
 def collect(cfg, work):
     path = os.path.join(work, "issued.json")
     known = {"access_tokens": [], "id_tokens": [], "refresh_tokens": [], "dropped": 0}
@@ -218,6 +285,9 @@ def outputs(work):
         for path in sorted(glob.glob(os.path.join(work, pattern), recursive=True)):
             if os.path.isfile(path):
                 files.append((path, what))
+    # AWX jobs: what AWX keeps and shows of each (job events, stdout, artifacts, the inventory's host vars)
+    for pdd in sorted(glob.glob(os.path.join(work, "awx", "*", "artifacts"))):
+        files.extend(job_outputs(os.path.dirname(pdd)))
     return files
 
 
@@ -322,6 +392,8 @@ def main(argv):
     if command == "setup":
         os.makedirs(os.path.join(argv[3], "stores"), exist_ok=True)
         setup(config(argv[2]), argv[3])
+    elif command == "awx":
+        awx(config(argv[2]), argv[3])
     elif command == "collect":
         collect(config(argv[2]), argv[3])
     elif command == "scan":

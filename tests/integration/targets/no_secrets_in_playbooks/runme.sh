@@ -8,8 +8,10 @@
 #   playbooks/renew_refresh_tokens.yml -vvv (a file and an Ansible Vault store), then -v with an expired and
 #   a wrong refresh token;
 #   playbooks/migrate_dap_to_gdap.yml -vvv with the us app's certificate, then -v with a certificate no app has;
-#   the partner_app and offboard_customer roles -vvv, then -v with a wrong client secret and revoked refresh tokens.
-# Then every output, Ansible log, report, ~/.ansible/tmp leftover and the token cache is scanned for every
+#   the partner_app and offboard_customer roles -vvv, then -v with a wrong client secret and revoked refresh tokens;
+#   docs/awx/project's onboarding (a customer fails) and renewal as AWX jobs: ansible-runner, verbosity 3,
+#   private data dirs laid out as AWX lays them (setup_emulator's awx_runner.py, shared with awx_jobs).
+# Then every output, Ansible log, report, ~/.ansible/tmp leftover, AWX job event and artifact and the token cache is scanned for every
 # secret of the world, every token the emulator issued and every JWT-shaped string (leak_scan.py): the
 # count must be 0. The emulator is reset between the runs and at the end.
 set -euo pipefail
@@ -88,6 +90,13 @@ next_world
 emu POST refresh-tokens/revoke '{"user": "integration@contosopartnereu.onmicrosoft.com"}'
 run roles_failing -v 0 roles.yml -e "@$work/roles_bad.json"
 grep -q 'failed roles: partner_app, offboard_customer' "$work/logs/roles_failing.out"
+next_world
+
+# AWX's path: onboarding (customer10 fails) and renewal (an Ansible Vault store credential) as AWX jobs,
+# ansible-runner at verbosity 3; the scan reads their job events, stdout, artifacts and inventory.
+start=$SECONDS
+"$python" leak_scan.py awx "$config" "$work"
+echo "awx jobs: $((SECONDS - start)) s"
 next_world
 
 # The failure paths failed for the planned reason (Microsoft's error code in the output).

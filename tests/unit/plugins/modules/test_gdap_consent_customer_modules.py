@@ -137,7 +137,7 @@ def test_customer_info_relationship_request_link_when_not_a_customer(fake_http, 
 @pytest.mark.parametrize("args,code", [
     (dict(customer_tenant_id="contoso"), "InvalidTenant"),
     (dict(status=["actve"]), None),
-    (dict(display_name="  "), "InvalidOption"),
+    (dict(display_name="  "), "InvalidDisplayName"),
 ])
 def test_relationship_info_bad_input_sends_nothing(fake_http, capsys, args, code):
     rc, result = run(gdap_relationship_info, args, capsys)

@@ -148,6 +148,9 @@ def test_device_code_completed_needs_a_store(fake_http, idp, tmp_path, capsys):
     assert code == 1 and "store" in result["msg"] and fake_http.calls == []
 
 
+KEY_ID = "70000000-0000-4000-8000-%012d"  # Graph key ids are GUIDs
+
+
 # --- app_credentials_info -----------------------------------------------------------------
 def test_app_credentials_expiring_and_expired(fake_http, idp, capsys):
     def iso(days):
@@ -180,7 +183,7 @@ class FakeAppSecrets:
     def __init__(self, session, idp, days=(700, 20)):
         self.idp = idp
         now = time.time()
-        self.creds = [{"keyId": "k%d" % i, "displayName": "s%d" % i, "hint": SECRET[:3],
+        self.creds = [{"keyId": KEY_ID % i, "displayName": "s%d" % i, "hint": SECRET[:3],
                        "endDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + d * 86400))}
                       for i, d in enumerate(days)]
         self.order = []
@@ -216,16 +219,16 @@ def test_secret_rotation_adds_stores_verifies_then_removes(fake_http, idp, tmp_p
         return True
     monkeypatch.setattr(app_secret_rotate, "verify", fake_verify)
     code, check = run(app_secret_rotate, dict(CONNECTION, secret_store=store), capsys, check_mode=True)
-    assert code == 0 and check["changed"] and check["old_secret"]["key_id"] == "k1"
+    assert code == 0 and check["changed"] and check["old_secret"]["key_id"] == KEY_ID % 1
     assert apps.order == [] and not os.path.exists(store)
     code, result = run(app_secret_rotate, dict(CONNECTION, secret_store=store), capsys, diff=True)
     assert code == 0 and result["rotated"] and result["verified"]
-    assert apps.order == ["add", "verify", "remove:k1"]
+    assert apps.order == ["add", "verify", "remove:" + KEY_ID % 1]
     assert verified == ["brand-new-secret-value-0001"]
     assert json.loads(open(store).read())["refresh_token"] == "brand-new-secret-value-0001"
     assert no_secret(result, "brand-new-secret-value-0001", SECRET)
-    code, again = run(app_secret_rotate, dict(CONNECTION, secret_store=store, key_id="k1"), capsys)
-    assert code == 0 and not again["changed"] and apps.order == ["add", "verify", "remove:k1"]
+    code, again = run(app_secret_rotate, dict(CONNECTION, secret_store=store, key_id=KEY_ID % 1), capsys)
+    assert code == 0 and not again["changed"] and apps.order == ["add", "verify", "remove:" + KEY_ID % 1]
 
 
 def test_secret_rotation_keeps_the_old_secret_when_the_new_one_fails(fake_http, idp, tmp_path, capsys, monkeypatch):
