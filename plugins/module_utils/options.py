@@ -139,20 +139,14 @@ def check_guid(value, name, what="a GUID", code="InvalidGuid"):
 def check_store(value, name):
     """Parse a refresh token store option (path, URI or dict) before any request; errors name the option.
 
-    Returns the parsed spec (``None`` when unset). A Key Vault URL must be https, like every endpoint.
+    Returns the parsed spec (``None`` when unset); ``parse_store_spec`` checks it all (a Key Vault URL must be
+    https, like every endpoint).
     """
     from .identity.refresh_token_store import parse_store_spec
     try:
-        parsed = parse_store_spec(value)
-        vault_url = (parsed or {}).get("vault_url")
-        if vault_url is not None:
-            parts = urlsplit(str(vault_url))
-            if parts.scheme.lower() != "https" or not parts.hostname:
-                raise CspValidationError("its Key Vault URL %r must be https://host[:port] (TLS is never turned off)"
-                                         % vault_url, code="InvalidRefreshTokenStore")
+        return parse_store_spec(value)
     except CspValidationError as err:
         raise CspValidationError("%s: %s" % (name, err.message), code=err.code) from None
-    return parsed
 
 
 def check_tenant(value, name="tenant_id"):

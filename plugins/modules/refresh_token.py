@@ -250,7 +250,7 @@ def run(module, client, store):
             result["diff"] = {"before": _state(current), "after": after}
         return result, None
     try:
-        token, stored = SamClient(client.options, client.http).exchange(
+        token, stored = SamClient(client.options, client.http, tokens=client.tokens).exchange(
             store, tenant=params["tenant"], resource=params["resource"])
     except CspError as err:
         result["refresh_token_info"] = info

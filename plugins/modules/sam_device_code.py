@@ -75,8 +75,9 @@ options:
     type: bool
     default: true
 notes:
-  - The app needs "Allow public client flows" (C(isFallbackPublicClient)) only when no app credential is given;
-    with O(client_secret) or O(client_certificate_path) the credential is sent with the poll.
+  - The app's credential (O(client_secret) or O(client_certificate_path)) is required and is sent with the poll,
+    as the identity platform requires from a confidential client; the app registration does not need
+    "Allow public client flows" (C(isFallbackPublicClient)).
   - Sign in as the integration user (the account in the partner's AdminAgents group), with MFA.
 seealso:
   - module: cloudpartner.csp.refresh_token
@@ -245,7 +246,7 @@ def main():
         client = module.client
         options = client.options
         path = flow_path_for(params["flow_dir"], options.authority_host, options.tenant_id, options.client_id)
-        sam = SamClient(options, client.http)
+        sam = SamClient(options, client.http, tokens=client.tokens)
         if params["state"] == "started":
             result = started(module, sam, path)
         else:

@@ -4,6 +4,8 @@
 
 - ``provider``: ``TokenProvider`` (client credentials and delegated tokens through MSAL), ``AccessToken``,
   OpenID discovery, JWT claims.
+- ``msal_apps``: ``MsalApps``, the one place MSAL applications are built (the provider's and the device code
+  sign-in's): one HTTP client, one discovery cache, one authority rule.
 - ``token_cache``: the one import of MSAL, the locked token cache shared by all forks, the discovery cache.
 - ``refresh_token_store``: where a refresh token lives between runs (file, Ansible Vault, Key Vault) and
   its rotation (lock, compare-and-swap, atomic write), the only place a refresh token is redeemed and saved.

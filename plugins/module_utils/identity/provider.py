@@ -4,7 +4,8 @@
 
 Grants: client credentials (secret or certificate) and the Secure Application Model refresh token
 (delegated app+user tokens for the partner tenant or any customer tenant). One MSAL
-ConfidentialClientApplication per tenant, all sharing the cache of their (login host, app).
+ConfidentialClientApplication per tenant (built by ``msal_apps``), all sharing the cache of their
+(login host, app).
 """
 
 import base64
@@ -12,7 +13,6 @@ import json
 import time
 from urllib.parse import urlsplit
 
-from .._version import COLLECTION_VERSION
 from ..cloud import resource_scopes
 from ..errors import (
     CspAuthError,
@@ -22,9 +22,10 @@ from ..errors import (
     clean_description,
     register_secret,
 )
-from ..http import MsalHttpAdapter, error_from_response
+from ..http import error_from_response
 from ..options import check_tenant, is_guid
-from .token_cache import digest, msal, open_store, require_msal
+from .msal_apps import MsalApps
+from .token_cache import digest, open_store, require_msal
 
 GRANTS = ("client_credentials", "refresh_token")
 
@@ -131,12 +132,11 @@ class TokenProvider:
         self.http = http
         self.clock = clock
         self.store = open_store(options, options.authority_host)
-        self.adapter = MsalHttpAdapter(http, discovery=self.store.discovery)
+        self.apps = MsalApps(options, http, self.store)
+        self.adapter = self.apps.adapter  # keeps the last error response for auth_error
         self._refresh_store = None
         self._seed_store = None
         self.last_stored = None  # the StoredToken of the last rotation this provider ran
-        self._apps = {}
-        self._http_caches = {}
         self._tenant_ids = {}
 
     # --- tenants ---------------------------------------------------------------------
@@ -156,31 +156,6 @@ class TokenProvider:
                 raise CspAuthError("OpenID configuration of %s names no tenant id" % tenant, code="InvalidDiscovery")
             self._tenant_ids[tenant] = resolved
         return self._tenant_ids[tenant]
-
-    def _app(self, tenant_id):
-        if tenant_id not in self._apps:
-            self._http_caches[tenant_id] = {}
-            try:
-                self._apps[tenant_id] = msal.ConfidentialClientApplication(
-                    self.options.client_id,
-                    client_credential=self.options.credential,
-                    authority="%s/%s" % (self.options.authority_host, tenant_id),
-                    instance_discovery=False,
-                    token_cache=self.store.cache,
-                    http_client=self.adapter,
-                    http_cache=self._http_caches[tenant_id],
-                    app_name="cloudpartner.csp",
-                    app_version=COLLECTION_VERSION,
-                )
-            except ValueError as exc:
-                # MSAL raises ValueError for a failed discovery; give back Microsoft's own error
-                last = self.adapter.last_error
-                self.adapter.last_error = None
-                if last is not None:
-                    raise error_from_response(last, "login", action="OpenID discovery for tenant %s" % tenant_id) from None
-                raise CspAuthError("Cannot use authority %s/%s: %s" % (
-                    self.options.authority_host, tenant_id, exc), code="InvalidAuthority") from None
-        return self._apps[tenant_id]
 
     # --- tokens ----------------------------------------------------------------------
     def get_token(self, tenant=None, resource="graph", fresh=False, grant=None, refresh_store=None):
@@ -206,9 +181,9 @@ class TokenProvider:
         key = "|".join([grant, tenant_id, " ".join(sorted(scopes)), user_key])
         try:
             with self.store.transaction(key):
-                app = self._app(tenant_id)
+                app = self.apps.get(tenant_id)
                 if fresh:
-                    self._http_caches[tenant_id].clear()  # MSAL replays a token 400 for 60 s otherwise
+                    self.apps.forget(tenant_id)  # MSAL replays a token 400 for 60 s otherwise
                 if delegated:
                     result = self._delegated(app, tenant_id, scopes, fresh, digest(key)[:32], refresh_store)[0]
                 else:
@@ -249,7 +224,7 @@ class TokenProvider:
         MSAL would replay for it: after a consent or role change there the next request gets a token with the
         new claims. Refresh tokens stay."""
         tenant_id = self.resolve_tenant(tenant)
-        self._http_caches.get(tenant_id, {}).clear()
+        self.apps.forget(tenant_id)
         try:
             with self.store.transaction("forget|" + tenant_id):
                 cache = self.store.cache
@@ -282,13 +257,16 @@ class TokenProvider:
         if spec is None:
             return None
         if self._refresh_store is None:
-            from .refresh_token_store import KEYVAULT_AUDIENCE, open_store as open_refresh_store
-            cloud = self.options.cloud.name
-            audience = KEYVAULT_AUDIENCE.get(cloud, KEYVAULT_AUDIENCE["public"])
-            self._refresh_store = open_refresh_store(
-                spec, http=self.http, cloud=cloud,
-                access_token=lambda: self.get_token(resource=audience + "/.default", grant="client_credentials").token)
+            from .refresh_token_store import open_store as open_refresh_store
+            self._refresh_store = open_refresh_store(spec, http=self.http, cloud=self.options.cloud.name,
+                                                     access_token=self.keyvault_token)
         return self._refresh_store
+
+    def keyvault_token(self):
+        """An app-only access token for Azure Key Vault in the connection's cloud (a Key Vault store's)."""
+        from .refresh_token_store import KEYVAULT_AUDIENCE
+        audience = KEYVAULT_AUDIENCE.get(self.options.cloud.name, KEYVAULT_AUDIENCE["public"])
+        return self.get_token(resource=audience + "/.default", grant="client_credentials").token
 
     @property
     def seed_store(self):

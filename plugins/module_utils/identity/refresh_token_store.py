@@ -560,15 +560,7 @@ class KeyVaultRefreshTokenStore(RefreshTokenStore):
     KEEP_ENABLED = 2
 
     def __init__(self, vault_url, secret_name, http, access_token, lock_dir=None):
-        if not _KEYVAULT_SECRET_RE.match(secret_name or ""):
-            raise CspValidationError("Key Vault secret name %r is invalid (1-127 letters, digits and dashes)"
-                                     % secret_name, code="InvalidRefreshTokenStore")
-        parts = urlsplit(vault_url or "")
-        if parts.scheme != "https" or not parts.hostname:
-            raise CspValidationError("Key Vault URL %r must be https://host[:port]" % vault_url,
-                                     code="InvalidRefreshTokenStore")
-        # a path is allowed for a vault behind a gateway or on the emulator's shared listener
-        self.vault_url = "https://" + parts.netloc + parts.path.rstrip("/")
+        self.vault_url = check_keyvault(vault_url, secret_name)
         self.secret_name = secret_name
         self.http = http
         self.access_token = access_token
@@ -719,7 +711,24 @@ def parse_store_spec(spec):
         if not result.get("secret_name") or not (result.get("vault_url") or result.get("vault_name")):
             raise CspValidationError("a keyvault refresh token store needs vault_name (or vault_url) and secret_name",
                                      code="InvalidRefreshTokenStore")
+        check_keyvault(result.get("vault_url"), result["secret_name"])
     return result
+
+
+def check_keyvault(vault_url, secret_name):
+    """Check a Key Vault secret's name and (when given) its vault URL, which must be https like every endpoint;
+    returns the URL as ``https://host[:port][/path]`` (a path for a vault behind a gateway or on the
+    emulator's shared listener)."""
+    if not _KEYVAULT_SECRET_RE.match(str(secret_name or "")):
+        raise CspValidationError("Key Vault secret name %r is invalid (1-127 letters, digits and dashes)"
+                                 % secret_name, code="InvalidRefreshTokenStore")
+    if vault_url is None:
+        return None
+    parts = urlsplit(str(vault_url))
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise CspValidationError("Key Vault URL %r must be https://host[:port] (TLS is never turned off)"
+                                 % vault_url, code="InvalidRefreshTokenStore")
+    return "https://" + parts.netloc + parts.path.rstrip("/")
 
 
 def _parse_uri(text):

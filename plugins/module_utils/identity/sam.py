@@ -21,7 +21,6 @@ from .provider import TokenProvider, auth_error, decode_jwt_claims
 from ..cloud import resource_scopes
 from ..errors import CspAuthError, CspValidationError, aadsts_code, clean_description, register_secret
 from ..files import atomic_write, ensure_private_dir, read_text
-from .token_cache import msal, require_msal
 
 INACTIVITY_DAYS = 90
 CONSENT_SCOPES_EXTRA = ["offline_access", "openid", "profile"]
@@ -183,50 +182,23 @@ class DeviceFlow:
 class SamClient:
     """Device code consent and refresh-token exchange for one app (validated ``ConnectionOptions``)."""
 
-    def __init__(self, options, http, clock=time.time, sleep=time.sleep):
-        require_msal()
-        if not options._validated:
-            options.validate()
+    def __init__(self, options, http, clock=time.time, sleep=time.sleep, tokens=None):
+        # the TokenProvider every refresh token exchange goes through (its rotation is the only one); it
+        # validates the options, needs MSAL and owns the MSAL apps, the HTTP adapter and the discovery cache.
+        # A module passes its CspClient's, so a run has one provider (one discovery, one token cache).
+        self.tokens = tokens if tokens is not None else TokenProvider(options, http, clock=clock)
         self.options = options
         self.http = http
         self.clock = clock
         self.sleep = sleep
-        self._apps = {}
-        self._tokens = None
-        # the provider's adapter: one discovery cache, one place that keeps the last error
-        self.adapter = self.tokens.adapter
+        self.adapter = self.tokens.adapter  # keeps the last error response for auth_error
 
     def _app(self, tenant):
-        if tenant not in self._apps:
-            try:
-                self._apps[tenant] = msal.ConfidentialClientApplication(
-                    self.options.client_id,
-                    client_credential=self.options.credential,
-                    authority="%s/%s" % (self.options.authority_host, tenant),
-                    instance_discovery=False,
-                    # a throwaway cache: refresh tokens go to the store only
-                    token_cache=msal.SerializableTokenCache(),
-                    http_client=self.adapter,
-                    http_cache={},
-                    app_name="cloudpartner.csp",
-                )
-            except ValueError as exc:
-                last, self.adapter.last_error = self.adapter.last_error, None
-                if last is not None:
-                    from ..http import error_from_response
-                    raise error_from_response(last, "login", action="OpenID discovery for tenant %s" % tenant) from None
-                raise CspAuthError("Cannot use authority %s/%s: %s" % (self.options.authority_host, tenant, exc),
-                                   code="InvalidAuthority") from None
-        return self._apps[tenant]
+        """The device code sign-in's MSAL app, built where every MSAL app is (``msal_apps``), with a private
+        token cache: the sign-in's refresh token goes to a refresh token store only."""
+        return self.tokens.apps.get(tenant, private_cache=True)
 
     # --- exchange ----------------------------------------------------------------------
-    @property
-    def tokens(self):
-        """The ``TokenProvider`` every refresh token exchange goes through (its rotation is the only one)."""
-        if self._tokens is None:
-            self._tokens = TokenProvider(self.options, self.http, clock=self.clock)
-        return self._tokens
-
     def exchange(self, store, tenant=None, resource="graph"):
         """Redeem the stored refresh token for an access token in ``tenant``; store the new refresh token.
 
@@ -332,18 +304,17 @@ def store_hygiene(module, store, result):
 
 
 def open_module_store(client, spec, vault_password_file=None):
-    """The store a module's ``store`` option names (Key Vault gets an app-only token for the vault)."""
-    from .refresh_token_store import KEYVAULT_AUDIENCE, open_store, parse_store_spec
+    """The store a module's ``store`` option names (Key Vault gets an app-only token for the vault from the
+    client's ``TokenProvider``, built only then: a file store needs no token)."""
+    from .refresh_token_store import open_store, parse_store_spec
     parsed = parse_store_spec(spec)
     if parsed is None:
         raise CspValidationError("store is required: a path, a URI (file://, ansible-vault://, keyvault://) or a dict",
                                  code="InvalidRefreshTokenStore")
     if parsed["type"] != "keyvault":
         return open_store(parsed, vault_password_file=vault_password_file)
-    cloud = client.options.cloud.name if client.options.cloud else "public"
-    audience = KEYVAULT_AUDIENCE.get(cloud, KEYVAULT_AUDIENCE["public"])
 
-    def access_token():
-        return client.tokens.get_token(resource=audience + "/.default", grant="client_credentials").token
+    def access_token():  # client.tokens is built here, when the vault is first read
+        return client.tokens.keyvault_token()
 
-    return open_store(parsed, http=client.http, access_token=access_token, cloud=cloud)
+    return open_store(parsed, http=client.http, access_token=access_token, cloud=client.options.cloud.name)

@@ -229,6 +229,59 @@ class FakeIdentityPlatform:
         return FakeRaw(200, body)
 
 
+class PagedFakeVault:
+    """Key Vault's list (paged, no values), Update Secret and the refusal to read a disabled version."""
+
+    BASE = "https://kv.vault.azure.net/secrets/us-rt"
+
+    def __init__(self, session, page_size=2):
+        self.versions = []
+        self.page_size = page_size
+        self.patches = []
+        session.route("PUT", r"/secrets/us-rt\?|/secrets/us-rt$", self.put)
+        session.route("GET", r"/secrets/us-rt$", self.get_latest)
+        session.route("GET", r"/secrets/us-rt/versions", self.list)
+        session.route("PATCH", r"/secrets/us-rt/[0-9a-f]{32}$", self.patch)
+
+    def seed(self, token):
+        """A first version, as a one-time consent stores it (store version 0)."""
+        return self._add({"value": token, "contentType": "refresh-token", "tags": {"csp-version": "0"}})
+
+    def put(self, call):
+        return self._add(call.json)
+
+    def _add(self, secret):
+        version = "%032x" % (len(self.versions) + 1)
+        attributes = {"enabled": True, "created": len(self.versions)}
+        body = dict(secret, id="%s/%s" % (self.BASE, version), attributes=attributes)
+        self.versions.append(body)
+        return FakeRaw(200, body)
+
+    def get_latest(self, call):
+        if not self.versions:
+            return FakeRaw(404, {"error": {"code": "SecretNotFound", "message": "not found"}})
+        return FakeRaw(200, self.versions[-1])
+
+    def list(self, call):
+        skip = int(call.url.rsplit("skip=", 1)[1]) if "skip=" in call.url else 0
+        page = [{k: v for k, v in item.items() if k != "value"} for item in self.versions[skip:skip + self.page_size]]
+        link = None
+        if skip + self.page_size < len(self.versions):
+            link = "%s/versions?api-version=7.4&skip=%d" % (self.BASE, skip + self.page_size)
+        return FakeRaw(200, {"value": page, "nextLink": link})
+
+    def patch(self, call):
+        version = call.url.rsplit("/", 1)[1]
+        assert call.json == {"attributes": {"enabled": False}} and call.params == {"api-version": "7.4"}
+        item = next(v for v in self.versions if v["id"].endswith(version))
+        item["attributes"]["enabled"] = False
+        self.patches.append(version)
+        return FakeRaw(200, {k: v for k, v in item.items() if k != "value"})
+
+    def enabled_values(self):
+        return [v["value"] for v in self.versions if v["attributes"]["enabled"]]
+
+
 def options(**overrides):
     values = {
         "tenant_id": PARTNER,

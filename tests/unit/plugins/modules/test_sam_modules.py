@@ -81,6 +81,18 @@ def test_refresh_token_error_is_reported_with_an_action(fake_http, idp, tmp_path
     assert no_secret(failed, RT_SEED, SECRET)
 
 
+def test_refresh_token_with_a_key_vault_store_uses_one_token_provider(fake_http, idp, capsys):
+    """The vault's app-only token and the exchange come from the module's one TokenProvider: one OpenID
+    discovery of the partner tenant, one MSAL app per kind, no second token cache."""
+    vault = csp_fakes.PagedFakeVault(fake_http)
+    vault.seed(RT_SEED)
+    code, result = run(refresh_token, dict(CONNECTION, store="keyvault://kv/us-rt"), capsys)
+    assert code == 0 and result["renewed"] and result["refresh_token_info"]["version"] == 1, result
+    assert fake_http.count("GET", "openid-configuration") == 1
+    assert [issued[2] for issued in idp.issued] == ["client_credentials", "refresh_token"]
+    assert no_secret(result, RT_SEED, SECRET)
+
+
 # --- sam_device_code -------------------------------------------------------------------
 class DeviceFlow:
     def __init__(self, session, idp):

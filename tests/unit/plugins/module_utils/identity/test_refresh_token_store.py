@@ -227,6 +227,19 @@ def test_bad_store_specs(spec):
     assert err.value.code == "InvalidRefreshTokenStore"
 
 
+@pytest.mark.parametrize("spec, words", [
+    ({"type": "keyvault", "vault_url": "http://kv.example.test", "secret_name": "us-rt"}, "must be https"),
+    ({"type": "keyvault", "vault_url": "https://", "secret_name": "us-rt"}, "must be https"),
+    ({"type": "keyvault", "vault_name": "kv", "secret_name": "us_rt!"}, "secret name"),
+    ("keyvault://kv/us.rt", "secret name"),
+])
+def test_keyvault_specs_are_checked_when_parsed(spec, words):
+    """The one Key Vault check (https URL, secret name) runs when the spec is parsed, before any store exists."""
+    with pytest.raises(CspValidationError) as err:
+        rts.parse_store_spec(spec)
+    assert err.value.code == "InvalidRefreshTokenStore" and words in err.value.message
+
+
 def test_keyvault_url_follows_the_cloud():
     assert rts.keyvault_url({"vault_name": "kv"}, "public") == "https://kv.vault.azure.net"
     assert rts.keyvault_url({"vault_name": "kv"}, "usgov") == "https://kv.vault.usgovcloudapi.net"
@@ -343,54 +356,8 @@ def test_a_store_in_a_directory_others_can_write_is_refused(tmp_path):
     assert info.value.code == "UnsafeDirectory"
 
 
-class PagedFakeVault:
-    """Key Vault's list (paged, no values), Update Secret and the refusal to read a disabled version."""
-
-    BASE = "https://kv.vault.azure.net/secrets/us-rt"
-
-    def __init__(self, session, page_size=2):
-        self.versions = []
-        self.page_size = page_size
-        self.patches = []
-        session.route("PUT", r"/secrets/us-rt\?|/secrets/us-rt$", self.put)
-        session.route("GET", r"/secrets/us-rt$", self.get_latest)
-        session.route("GET", r"/secrets/us-rt/versions", self.list)
-        session.route("PATCH", r"/secrets/us-rt/[0-9a-f]{32}$", self.patch)
-
-    def put(self, call):
-        version = "%032x" % (len(self.versions) + 1)
-        attributes = {"enabled": True, "created": len(self.versions)}
-        body = dict(call.json, id="%s/%s" % (self.BASE, version), attributes=attributes)
-        self.versions.append(body)
-        return csp_fakes.FakeRaw(200, body)
-
-    def get_latest(self, call):
-        if not self.versions:
-            return csp_fakes.FakeRaw(404, {"error": {"code": "SecretNotFound", "message": "not found"}})
-        return csp_fakes.FakeRaw(200, self.versions[-1])
-
-    def list(self, call):
-        skip = int(call.url.rsplit("skip=", 1)[1]) if "skip=" in call.url else 0
-        page = [{k: v for k, v in item.items() if k != "value"} for item in self.versions[skip:skip + self.page_size]]
-        link = None
-        if skip + self.page_size < len(self.versions):
-            link = "%s/versions?api-version=7.4&skip=%d" % (self.BASE, skip + self.page_size)
-        return csp_fakes.FakeRaw(200, {"value": page, "nextLink": link})
-
-    def patch(self, call):
-        version = call.url.rsplit("/", 1)[1]
-        assert call.json == {"attributes": {"enabled": False}} and call.params == {"api-version": "7.4"}
-        item = next(v for v in self.versions if v["id"].endswith(version))
-        item["attributes"]["enabled"] = False
-        self.patches.append(version)
-        return csp_fakes.FakeRaw(200, {k: v for k, v in item.items() if k != "value"})
-
-    def enabled_values(self):
-        return [v["value"] for v in self.versions if v["attributes"]["enabled"]]
-
-
 def test_keyvault_store_disables_all_but_the_newest_two_versions(http, session):
-    vault = PagedFakeVault(session)
+    vault = csp_fakes.PagedFakeVault(session)
     store = rts.open_store("keyvault://kv/us-rt", http=http, access_token=lambda: "vault-access-token")
     tokens = ["refresh-token-%d-abcdefgh" % i for i in range(1, 5)]
     stored = store.save(tokens[0], None, consented=True)
@@ -406,7 +373,7 @@ def test_keyvault_store_disables_all_but_the_newest_two_versions(http, session):
 
 
 def test_keyvault_hygiene_failure_keeps_the_new_token_and_says_why(http, session):
-    vault = PagedFakeVault(session)
+    vault = csp_fakes.PagedFakeVault(session)
     session.route("PATCH", r"/secrets/us-rt/", lambda call: csp_fakes.FakeRaw(403, {"error": {
         "code": "Forbidden", "message": "Caller is not authorized to perform action on resource."}}))
     store = rts.open_store("keyvault://kv/us-rt", http=http, access_token=lambda: "vault-access-token")
@@ -420,7 +387,7 @@ def test_keyvault_hygiene_failure_keeps_the_new_token_and_says_why(http, session
 
 
 def test_keyvault_next_link_off_the_vault_is_not_followed(http, session):
-    PagedFakeVault(session)
+    csp_fakes.PagedFakeVault(session)
     session.route("GET", r"/secrets/us-rt/versions", lambda call: csp_fakes.FakeRaw(200, {
         "value": [], "nextLink": "https://evil.example/secrets/us-rt/versions"}))
     store = rts.open_store("keyvault://kv/us-rt", http=http, access_token=lambda: "vault-access-token")
