@@ -285,11 +285,17 @@ class GdapClient:
 
     def remove_global_admin(self, relationship_id, etag, role_ids):
         """PATCH an active relationship's roles to ``role_ids`` (its roles minus Global Administrator).
-        Microsoft runs it as a long-running operation: returns the operation URL (``Location`` of the 202),
-        or None when the service answered with the updated object at once."""
+
+        Microsoft documents two answers, and both are taken: 202 Accepted with the long-running operation in
+        ``Location`` (delegatedadminrelationshipoperation.md; without the header the relationship's operations
+        listing names it), or 200 OK with the updated relationship in the body (the Response section of
+        delegatedadminrelationship-update.md). Returns ``(operation_url, relationship)``: the operation to
+        follow, or the updated relationship (None when the 200 came without a body)."""
         response = self.graph.request("PATCH", "%s/%s" % (RELATIONSHIPS, relationship_id),
                                       body={"accessDetails": unified_roles(role_ids)}, headers={"If-Match": etag})
-        return response.headers.get("Location") if response.status == 202 else None
+        if response.status == 202:
+            return response.headers.get("Location") or self.running_relationship_update(relationship_id), None
+        return None, (_strip(response.json) if isinstance(response.json, dict) and response.json.get("id") else None)
 
     def running_relationship_update(self, relationship_id):
         """URL of a relationship update operation that has not finished yet (None if there is none), so a rerun
@@ -573,13 +579,15 @@ class RelationshipEnsurer:
         self.actions.append("removeGlobalAdministrator")
         if self.check_mode:
             return dict(rel, accessDetails=unified_roles(spec.role_ids))
-        location = self.gdap.running_relationship_update(rel["id"])
+        location, updated = self.gdap.running_relationship_update(rel["id"]), None
         if location is None:
             def write(obj):
                 if GLOBAL_ADMINISTRATOR not in relationship_roles(obj):
-                    return None  # someone else removed it meanwhile
+                    return None, None  # someone else removed it meanwhile
                 return self.gdap.remove_global_admin(obj["id"], obj.get("@odata.etag"), spec.role_ids)
-            location = self.gdap.with_fresh_etag(rel, lambda: self.gdap.get_relationship(rel["id"]), write)
+            location, updated = self.gdap.with_fresh_etag(rel, lambda: self.gdap.get_relationship(rel["id"]), write)
+        if updated is not None and GLOBAL_ADMINISTRATOR not in relationship_roles(updated):
+            return updated  # 200 with the updated relationship: nothing to wait for, nothing to read again
         if location:
             operation, reached = self.gdap.wait_operation(location, timeout, interval,
                                                           what="Global Administrator removal")

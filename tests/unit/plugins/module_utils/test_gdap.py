@@ -41,6 +41,9 @@ class FakeGdapService:
         self.stale_once = set()  # ids whose next If-Match write answers 412
         self.lose_answers = []  # per POST, in order: None (answer), "drop" or a 5xx; the write happens anyway
         self.throttle_steps = set()  # indexes of the next $batch's steps answered 429 (not carried out)
+        # Global Administrator removal: "operation" (202 + Location), "operation_unnamed" (202 without Location),
+        # "updated" (200 with the updated relationship) or "updated_empty" (200 without a body)
+        self.ga_removal_answer = "operation"
 
     # helpers -------------------------------------------------------------------------
     def add(self, name, customer=CUSTOMER, roles=(UA, GR), status="created", auto="PT0S", duration="P730D"):
@@ -178,15 +181,19 @@ class FakeGdapService:
         if method == "DELETE":
             del self.rels[rel["id"]]
             return Response(204)
-        if rel["status"] == "active" and "accessDetails" in body:  # Global Administrator removal: 202
+        if rel["status"] == "active" and "accessDetails" in body and self.ga_removal_answer.startswith("operation"):
             op = "op-%d" % next(self.ids)
             self.operations[op] = {"id": op, "status": "notStarted", "rid": rel["id"],
                                    "operationType": "delegatedAdminRelationshipUpdate",
                                    "roles": [r["roleDefinitionId"] for r in body["accessDetails"]["unifiedRoles"]]}
+            if self.ga_removal_answer == "operation_unnamed":
+                return Response(202)
             return Response(202, None, {"Location": "https://graph.test/v1.0%s/operations/%s" % (path, op)})
         for key, value in body.items():
             rel[key] = value
         rel["_v"] += 1
+        if rel["status"] == "active" and "accessDetails" in body and self.ga_removal_answer == "updated_empty":
+            return Response(200)
         return Response(200, self._out(rel))
 
 
@@ -349,6 +356,56 @@ def test_global_admin_removed_in_place_then_auto_extend(service, client):
     assert after["autoExtendDuration"] == "P180D"
     assert extra["operation"]["status"] == "succeeded"
     # second run: nothing to do
+    service.calls.clear()
+    again = gdap.RelationshipEnsurer(client)
+    again.present(spec(auto_extend="P180D"))
+    assert again.actions == [] and service.writes() == []
+
+
+def test_global_admin_removal_202_operation_delegatedadminrelationshipoperation_md(service, client):
+    """delegatedadminrelationshipoperation.md: the removal runs as a long-running operation, 202 with it in
+    Location; the module follows it and then reads the relationship once."""
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(), wait_timeout=60, interval=1)
+    path = gdap.RELATIONSHIPS + "/" + rid
+    assert [w[:2] for w in service.writes()] == [("PATCH", path)]
+    assert extra["operation"]["status"] == "succeeded" and "/operations/op-" in extra["operation"]["url"]
+    assert after["id"] == rid and set(gdap.relationship_roles(after)) == {UA, GR}
+    assert [c[1] for c in service.calls if c[0] == "GET"][-1] == path
+
+
+def test_global_admin_removal_202_without_location_finds_the_operation(service, client):
+    """A 202 whose Location is missing: the relationship's operations listing (delegatedadminrelationship-list-
+    operations.md) names the running operation, which is followed instead of guessing it is done."""
+    service.ga_removal_answer = "operation_unnamed"
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(), wait_timeout=60, interval=1)
+    assert [w[0] for w in service.writes()] == ["PATCH"]
+    assert extra["operation"]["status"] == "succeeded"
+    assert after["id"] == rid and set(gdap.relationship_roles(after)) == {UA, GR}
+
+
+@pytest.mark.parametrize("answer", ["updated", "updated_empty"])
+def test_global_admin_removal_200_delegatedadminrelationship_update_md(service, client, answer):
+    """delegatedadminrelationship-update.md, Response: "200 OK ... and an updated delegatedAdminRelationship
+    object in the response body". No operation to follow; the answer is the relationship (read once when the
+    body is empty), and auto_extend is patched with the ETag it carries."""
+    service.ga_removal_answer = answer
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(auto_extend="P180D"), wait_timeout=60, interval=1)
+    path = gdap.RELATIONSHIPS + "/" + rid
+    assert ensurer.actions == ["removeGlobalAdministrator", "update"]
+    assert service.writes() == [("PATCH", path, {"accessDetails": gdap.unified_roles([UA, GR])}),
+                                ("PATCH", path, {"autoExtendDuration": "P180D"})]
+    assert "operation" not in extra
+    assert not [c for c in service.calls if "/operations/" in c[1]]  # no operation followed
+    gets_after_patch = [c for c in service.calls[service.calls.index(service.writes()[0]):] if c[0] == "GET"]
+    assert len(gets_after_patch) == (0 if answer == "updated" else 1)
+    assert after["id"] == rid and set(gdap.relationship_roles(after)) == {UA, GR}
+    assert after["autoExtendDuration"] == "P180D"
     service.calls.clear()
     again = gdap.RelationshipEnsurer(client)
     again.present(spec(auto_extend="P180D"))
