@@ -23,6 +23,7 @@ requests that crossed the network (a Graph ``$batch`` counts once; its steps are
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import ssl
@@ -140,6 +141,45 @@ def request_figures(entries, customers):
     }
 
 
+_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(-[0-9a-fA-F-]{36})?")
+_DOMAIN = re.compile(r"/[a-z0-9-]+(\.[a-z0-9-]+)*\.onmicrosoft\.com", re.I)
+
+
+def endpoint_of(entry):
+    """A request's endpoint shape: method, service and path with ids and domains replaced."""
+    path = _DOMAIN.sub("/{domain}", _ID.sub("{id}", entry["path"]))
+    return "%s %s %s" % (entry["service"], entry["method"], path)
+
+
+def breakdown(entries, customers, top=25):
+    """Requests (network and $batch steps apart) per customer by endpoint shape, the largest first."""
+    per = float(max(customers, 1))
+    wire = Counter(endpoint_of(e) for e in entries if not e.get("batch_step"))
+    steps = Counter(endpoint_of(e) for e in entries if e.get("batch_step"))
+    return ([(k, round(v / per, 2)) for k, v in wire.most_common(top)],
+            [(k, round(v / per, 2)) for k, v in steps.most_common(top)])
+
+
+_TASK = re.compile(r"^TASK \[(.*)\] \*+$")
+_RESULT = re.compile(r"^(ok|changed|skipping|failed|fatal): \[")
+
+
+def task_breakdown(log_path, customers, top=40):
+    """Per task name, results per customer that were not skipped (from the playbook's default output)."""
+    counts = Counter()
+    task = None
+    for line in Path(log_path).read_text(errors="replace").splitlines():
+        m = _TASK.match(line)
+        if m:
+            task = m.group(1)
+            continue
+        m = _RESULT.match(line)
+        if m and task and m.group(1) != "skipping":
+            counts[task] += 1
+    per = float(max(customers, 1))
+    return [(k, round(v / per, 2)) for k, v in counts.most_common(top)]
+
+
 def run_measured(cmd, env, cwd, log_path):
     """Run ``cmd``; wall seconds, CPU seconds (user+sys) of its whole process tree, peak RSS (MB)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -193,6 +233,39 @@ def write_inputs(work):
     return inventory, variables
 
 
+def interpreter_wrapper(work, log):
+    """A module interpreter that appends each module process's user+sys CPU and command line to ``log``
+    (GNU time), so the module processes' share of the CPU can be told from the controller's."""
+    wrapper = work / "python-timed"
+    wrapper.write_text('#!/bin/sh\nexec /usr/bin/time -a -o "%s" -f "%%U %%S %%C" "%s" "$@"\n' % (log, PYTHON))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def module_cpu(log, customers):
+    """``(module CPU-s per customer, {module: (processes per customer, CPU-s per process)})``."""
+    per = float(max(customers, 1))
+    seen = {}
+    try:
+        lines = Path(log).read_text(errors="replace").splitlines()
+    except OSError:
+        return 0.0, {}
+    for line in lines:
+        parts = line.split(" ", 2)
+        match = re.search(r"AnsiballZ_(\w+)\.py", line)
+        if len(parts) < 3 or not match:
+            continue
+        try:
+            cpu = float(parts[0]) + float(parts[1])
+        except ValueError:
+            continue
+        count, total = seen.get(match.group(1), (0, 0.0))
+        seen[match.group(1)] = (count + 1, total + cpu)
+    total = sum(t for _c, t in seen.values())
+    return round(total / per, 2), {k: (round(c / per, 2), round(t / c, 2)) for k, (c, t) in
+                                   sorted(seen.items(), key=lambda kv: -kv[1][1])}
+
+
 def onboard(customers, args, work):
     emulator = start_world(work, customers, args.latency_ms, "onboard-%d" % customers)
     try:
@@ -202,12 +275,20 @@ def onboard(customers, args, work):
         runs = ["first", "rerun"] if args.rerun else ["first"]
         for run in runs:
             mark = emulator.mark()
+            cpu_log = work / ("module-cpu-%d-%s.log" % (customers, run))
+            interpreter = interpreter_wrapper(work, cpu_log) if args.breakdown else PYTHON
             cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), "--forks", str(args.forks),
-                   "-e", "@%s" % variables, "-e", "ansible_python_interpreter=%s" % PYTHON,
+                   "-e", "@%s" % variables, "-e", "ansible_python_interpreter=%s" % interpreter,
                    "-e", "onboard_report_dir=%s" % (work / ("report-%d-%s" % (customers, run))),
                    str(ROOT / "playbooks" / "onboard_customers.yml")]
             rc, wall, cpu, _rss = run_measured(cmd, env, str(work), work / ("onboard-%d-%s.log" % (customers, run)))
-            figures = request_figures(emulator.requests_since(mark), customers)
+            entries = emulator.requests_since(mark)
+            figures = request_figures(entries, customers)
+            (work / ("requests-%d-%s.json" % (customers, run))).write_text(json.dumps(entries))
+            if args.breakdown:
+                figures["endpoints"] = breakdown(entries, customers)
+                figures["tasks"] = task_breakdown(work / ("onboard-%d-%s.log" % (customers, run)), customers)
+                figures["module_cpu"] = module_cpu(cpu_log, customers)
             summary = _report_summary(work / ("report-%d-%s" % (customers, run)) / "report.json")
             rows.append((run, rc, wall, cpu, figures, summary))
         return rows
@@ -271,6 +352,8 @@ def main(argv=None):
     parser.add_argument("--skip-onboard", action="store_true")
     parser.add_argument("--skip-fleet", action="store_true")
     parser.add_argument("--skip-imports", action="store_true")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print requests per customer by endpoint and task results per customer")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, reports)")
     args = parser.parse_args(argv)
     sizes = args.customers or [100]
@@ -297,6 +380,21 @@ def main(argv=None):
                               figures["by_service_per_customer"], figures["token_posts_per_customer"],
                               figures["discovery_gets_per_customer"], figures["batch_steps_per_customer"],
                               figures["writes"], summary), flush=True)
+                    if args.breakdown:
+                        print("    requests per customer by endpoint (network):")
+                        for name, value in figures["endpoints"][0]:
+                            print("      %6.2f  %s" % (value, name))
+                        print("    $batch steps per customer by endpoint:")
+                        for name, value in figures["endpoints"][1]:
+                            print("      %6.2f  %s" % (value, name))
+                        print("    module processes: %.2f CPU-s per customer in all; per module: processes per customer, "
+                              "CPU-s per process" % figures["module_cpu"][0])
+                        for name, (count, each) in figures["module_cpu"][1].items():
+                            print("      %6.2f  %5.2f  %s" % (count, each, name))
+                        print("    task results per customer (not skipped):")
+                        for name, value in figures["tasks"]:
+                            print("      %6.2f  %s" % (value, name))
+                        sys.stdout.flush()
         if not args.skip_fleet:
             size = args.fleet_customers
             print("\nfleet report, %d customers" % size, flush=True)

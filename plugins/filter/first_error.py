@@ -1,6 +1,7 @@
 # Copyright: Contributors to the cloudpartner.csp collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``first_error``: Microsoft's code and message of a failed task, or of the first failed item of a looped one.
+"""``first_error``: Microsoft's code and message of a failed task, or of the first failed item of a looped one
+(or of a module that acts on several items in one run and names the failed one in ``error.details.item``).
 
 A looped task that fails says only "One or more items failed"; the item results carry the module's
 structured ``error`` (Graph ``error.code``, Partner Center ``code``, ``AADSTS...``). This filter reads
@@ -40,7 +41,9 @@ def first_error(result):
         return {"code": None, "message": None, "status": None, "request_id": None, "service": None,
                 "details": None, "item": None, "failed_items": 0}
     out = _one(result)
-    out.update(item=None, failed_items=1)
+    # a module acting on several items in one run names the one it failed on in its error's details
+    out.update(item=(out["details"] or {}).get("item") if isinstance(out["details"], dict) else None,
+               failed_items=1)
     return out
 
 

@@ -12,7 +12,7 @@ import time
 import uuid
 
 from .errors import CspAuthError, CspError, CspHttpError, CspValidationError
-from .graph import filter_eq
+from .graph import filter_eq, odata_quote
 from .options import is_guid
 
 # Names accepted for ``api`` besides an appId (the appIds of Microsoft's first-party APIs).
@@ -106,6 +106,7 @@ class ConsentClient:
         self.on_change = on_change or (lambda: None)
         self.sleep = sleep
         self.clock = clock
+        self._known = None  # the service principals the last read found: {"asked", "found"}
 
     def manual_url(self):
         return admin_consent_url(self.login_host, self.customer, self.application_id)
@@ -125,20 +126,30 @@ class ConsentClient:
             request_id=getattr(cause, "request_id", None), service=getattr(cause, "service", None),
             correlation_id=getattr(cause, "correlation_id", None), details=details)
 
-    def _service_principal(self, app_id):
-        found = self.graph.get_all("/servicePrincipals", params={"$filter": filter_eq("appId", app_id),
-                                                                 "$select": "id,appId,displayName"})
-        return found[0] if found else None
+    def _service_principals(self, app_ids):
+        """appId -> service principal for those of ``app_ids`` the tenant has, in one read (``appId in``)."""
+        wanted = sorted({str(a).lower() for a in app_ids})
+        if len(wanted) == 1:
+            flt = filter_eq("appId", wanted[0])
+        else:
+            flt = "appId in (%s)" % ",".join(odata_quote(a) for a in wanted)
+        found = self.graph.get_all("/servicePrincipals", params={"$filter": flt, "$select": "id,appId,displayName"})
+        out = {}
+        for sp in found:
+            out.setdefault(str(sp.get("appId") or "").lower(), sp)
+        return out
 
-    def read(self):
+    def read(self, apis=()):
         """``{api appId: sorted scopes}`` consented to the app now, or None when the app is not in the tenant.
 
-        When the customer tenant refuses a token for the app (not authorized there yet), the consent
-        is taken as absent and ``readable`` is False.
+        The app's service principal and those of ``apis`` (the APIs the consent needs) are read in one
+        request, kept for ``missing_service_principals``. When the customer tenant refuses a token for the
+        app (not authorized there yet), the consent is taken as absent and ``readable`` is False.
         """
         self.readable, self.unreadable_reason = True, None
+        self._known = None
         try:
-            sp = self._service_principal(self.application_id)
+            sps = self._service_principals([self.application_id] + list(apis))
         except CspAuthError as err:
             if err.code in APP_NOT_IN_TENANT:
                 self.readable = False
@@ -146,15 +157,18 @@ class ConsentClient:
                 self.unreadable_code = err.code
                 return None
             raise
+        self._known = {"asked": {str(a).lower() for a in apis}, "found": sps}
+        sp = sps.get(self.application_id)
         if sp is None:
             return None
         grants = self.graph.get_all("/oauth2PermissionGrants", params={"$filter": filter_eq("clientId", sp["id"])})
-        current, resources = {}, {}
+        current = {}
+        resources = {str(s.get("id")): app_id for app_id, s in sps.items()}
         for grant in grants:
             if grant.get("consentType") not in (None, "AllPrincipals"):
                 continue  # a single user's consent is not what Partner Center gives
             rid = grant.get("resourceId")
-            if rid not in resources:
+            if rid not in resources:  # an API the consent does not ask for
                 resources[rid] = str(self.graph.get("/servicePrincipals/%s" % rid,
                                                     params={"$select": "id,appId"}).get("appId", rid)).lower()
             scopes = str(grant.get("scope") or "").split()
@@ -183,10 +197,16 @@ class ConsentClient:
                      "waited_seconds": waited, "admin_consent_url": self.manual_url()})
 
     def missing_service_principals(self, apis):
-        """APIs without a service principal in the customer (empty when it cannot be read)."""
+        """APIs without a service principal in the customer (empty when it cannot be read); no second
+        read when the last ``read`` asked for them."""
         if not self.readable:
             return []
-        return [api for api in apis if self._service_principal(api) is None]
+        wanted = [str(a).lower() for a in apis]
+        if self._known is not None and set(wanted) <= self._known["asked"]:
+            found = self._known["found"]
+        else:
+            found = self._service_principals(wanted) if wanted else {}
+        return [api for api in apis if str(api).lower() not in found]
 
     def create(self, grants, display_name=None):
         """POST the consent; returns False when Partner Center says it already exists."""
@@ -246,7 +266,7 @@ class ConsentEnsurer:
         means nothing to do, different means delete and create again (Microsoft's way to change
         scopes), still unlisted fails with ``ConsentNotVerified``.
         """
-        current = self.consents.read()
+        current = self.consents.read(apis=sorted(desired))
         missing = self.consents.missing_service_principals(sorted(desired))
         if missing:
             raise self.consents.missing_sp_error(missing)

@@ -256,20 +256,59 @@ class Directory:
         """The one group with this object id or display name; zero or several is an error naming them."""
         value = check_group_ref(id_or_name)
         if is_guid(value):
-            group = self.get_group(value.lower())
-            if group is None:
+            return self._one_group(value, self.get_group(value.lower()))
+        return self._one_group(value, self.groups_named(value))
+
+    def find_groups(self, values):
+        """``find_group`` for several groups in one read (``$batch`` for two or more): value -> group.
+        The same matching rule and the same errors, for the first value that has no single group."""
+        wanted = []
+        for value in values:
+            text = str(value or "").strip()
+            if not text:
+                raise CspValidationError("group must be a group object id or display name", code="InvalidGroup")
+            if text not in wanted:
+                wanted.append(text)
+        urls = {}
+        for text in wanted:
+            if is_guid(text):
+                urls[text] = "/groups/%s?%s" % (text.lower(), _query({"$select": GROUP_SELECT}))
+            else:
+                urls[text] = "/groups?%s" % _query({"$filter": "displayName eq %s" % odata_quote(text),
+                                                   "$select": GROUP_SELECT})
+        bodies = self.read_many(urls)
+        out = {}
+        for text in wanted:
+            body = bodies.get(text)
+            if is_guid(text):
+                out[text] = self._one_group(text, body, name_it=True)
+                continue
+            items = list((body or {}).get("value") or [])
+            if (body or {}).get("@odata.nextLink"):
+                items.extend(self.graph.get_all(body["@odata.nextLink"]))
+            low = text.lower()
+            out[text] = self._one_group(text, [g for g in items if str(g.get("displayName") or "").lower() == low],
+                                        name_it=True)
+        return out
+
+    def _one_group(self, value, found, name_it=False):
+        """``found``: the group read by id (None: not there) or the groups read by name. With ``name_it`` the
+        error's details name the value (``item``), for a caller that asked for several."""
+        details = {"item": value} if name_it else None
+        if is_guid(value):
+            if found is None:
                 raise CspValidationError("no group with object id %s in tenant %s" % (value, self.tenant),
-                                         code="GroupNotFound")
-            return group
-        matches = self.groups_named(value)
-        if not matches:
-            raise CspValidationError("no group named %r in tenant %s" % (value, self.tenant), code="GroupNotFound")
-        if len(matches) > 1:
+                                         code="GroupNotFound", details=details)
+            return found
+        if not found:
+            raise CspValidationError("no group named %r in tenant %s" % (value, self.tenant), code="GroupNotFound",
+                                     details=details)
+        if len(found) > 1:
             raise CspValidationError(
                 "%d groups are named %r in tenant %s (%s); give the object id of the one to use" % (
-                    len(matches), value, self.tenant, ", ".join(sorted(g["id"] for g in matches))),
-                code="AmbiguousGroup")
-        return matches[0]
+                    len(found), value, self.tenant, ", ".join(sorted(g["id"] for g in found))),
+                code="AmbiguousGroup", details=details)
+        return found[0]
 
     def create_security_group(self, display_name, description=None, mail_nickname=None):
         body = {"displayName": display_name, "securityEnabled": True, "mailEnabled": False,

@@ -15,6 +15,7 @@ Microsoft's error in the result, never dropped.
 """
 
 import contextlib
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -26,9 +27,13 @@ from .errors import CspAuthError, CspError, CspValidationError
 from .gdap import ACTIVE, ENDED, PENDING, GdapClient, duration_seconds, normalize_auto_extend, parse_time, \
     relationship_roles
 from .graph import BATCH_LIMIT, batch_error, odata_quote
+from .options import is_guid
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
 
 DEFAULT_CONCURRENCY = 8
+# Up to this many customers (``only``) are read one by one (three requests each, the Graph ones in $batch)
+# instead of the whole book: an Ansible --limit of a few customers reads those customers only.
+NARROW_READ_LIMIT = 50
 ORGANIZATION_SELECT = "id,displayName"
 
 
@@ -141,18 +146,54 @@ class BulkTokenStore:
 
 def memory_discovery(discovery):
     """The discovery cache for a run over many customer tenants: what other runs kept is read once, new
-    authorities are kept in memory only (writing the file once per customer tenant would be quadratic)."""
+    authorities are kept in memory and written once, by ``flush`` at the end of the run (writing the file
+    once per customer tenant would be quadratic). The module processes that follow (the onboarding role's
+    steps in each customer tenant, a rerun) then find every tenant's OpenID configuration there."""
     if discovery is None or not getattr(discovery, "path", None):
         return discovery
+    from .identity.token_cache import DISCOVERY_TTL
+    from .files import atomic_write
 
     class _ReadOnce(type(discovery)):
-        def put(self, url, status, content_type, body):
-            if self._entries is None:
-                self._entries = self._read()
-            self._entries[url] = {"status": status, "content_type": content_type, "body": body,
-                                  "expires_at": self.clock() + 3600}
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._new = {}
+            self._guard = threading.Lock()
 
-    return _ReadOnce(path=discovery.path, clock=discovery.clock)
+        def put(self, url, status, content_type, body):
+            entry = {"status": status, "content_type": content_type, "body": body,
+                     "expires_at": self.clock() + DISCOVERY_TTL}
+            with self._guard:
+                if self._entries is None:
+                    self._entries = self._read()
+                self._entries[url] = entry
+                self._new[url] = entry
+
+        def flush(self):
+            """Write this run's new answers onto the newest file, under the cache's lock, once."""
+            with self._guard:
+                new, self._new = dict(self._new), {}
+            if not new or self._lock is None:
+                return
+            now = self.clock()
+            with self._lock():
+                entries = {k: v for k, v in self._read().items()
+                           if isinstance(v, dict) and float(v.get("expires_at") or 0) > now}
+                entries.update(new)
+                atomic_write(self.path, json.dumps({"version": 1, "entries": entries}, indent=1))
+
+    return _ReadOnce(path=discovery.path, lock=getattr(discovery, "_lock", None), clock=discovery.clock)
+
+
+class _DiscoveryReads:
+    """``openid_configuration``'s transport through MSAL's adapter, so a tenant's OpenID configuration read
+    for its region is the same cached answer MSAL's authority discovery for that tenant uses."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    def send(self, method, url, **_ignored):
+        return self.adapter.get(url) if method == "GET" else self.adapter.post(url)
 
 
 def _days_left(end, now):
@@ -210,6 +251,14 @@ def choose_relationship(relationships, wanted_name):
     return best
 
 
+def _same_duration(have, want):
+    """As gdap_relationship compares durations (P730D and P2Y are not the same text, the same seconds)."""
+    try:
+        return duration_seconds(have) == duration_seconds(want)
+    except CspValidationError:
+        return False
+
+
 def plan_customer(customer, desired, required_grants, groups_by_name):
     """The actions that would bring one customer to the desired state (pure: no request).
 
@@ -236,6 +285,10 @@ def plan_customer(customer, desired, required_grants, groups_by_name):
         need("relationship", "await_approval", rel["id"])
     elif status in ACTIVE and desired.role_ids is not None and set(rel["role_ids"]) != set(desired.role_ids):
         need("relationship", "update_roles", ", ".join(sorted(role_name(r) for r in desired.role_ids)))
+    elif status in ACTIVE and desired.duration is not None and rel.get("duration") and \
+            not _same_duration(rel["duration"], desired.duration):
+        # Microsoft keeps an active relationship's duration: gdap_relationship refuses it (replace)
+        need("relationship", "update_duration", "%s -> %s" % (rel["duration"], desired.duration))
     elif status in ACTIVE and desired.auto_extend is not None and \
             normalize_auto_extend(rel.get("auto_extend")) != desired.auto_extend:
         need("relationship", "update_auto_extend", desired.auto_extend)
@@ -395,6 +448,39 @@ class BookReader:
             result.update(part)
         return result
 
+    # --- a few customers by tenant id ---------------------------------------------------------
+    def narrow(self):
+        """True when ``only`` names few enough customers to read them one by one."""
+        return self.only is not None and 0 < len(self.only) <= NARROW_READ_LIMIT
+
+    def _named_customers(self, pool):
+        """``(records, relationships, delegated)`` of the ``only`` customers, as the whole-book reads give them:
+        Partner Center's record (by id, or a domain's by Partner Center's domain search), then per tenant in
+        Graph ``$batch`` its relationships (``$filter`` on ``customer/tenantId``) and its
+        ``delegatedAdminCustomer`` (404: none). A domain without a record here has no tenant id to read more
+        by: it is left out, and the onboarding role reads it itself."""
+        pc = Customers(self.client.partner_center())
+        wanted = sorted(self.only)
+        futures = [pool.submit(pc.get if is_guid(v) else pc.find_by_domain, v) for v in wanted]
+        records = [r for r in (f.result() for f in futures) if r]
+        ids = {v for v in wanted if is_guid(v)}
+        ids.update(customer_view(r)["tenant_id"] for r in records if customer_view(r)["tenant_id"])
+        urls = {}
+        for tenant_id in sorted(ids):
+            urls[("rels", tenant_id)] = "/tenantRelationships/delegatedAdminRelationships?$filter=%s" % (
+                "customer/tenantId eq %s" % odata_quote(tenant_id))
+            urls[("dac", tenant_id)] = "/tenantRelationships/delegatedAdminCustomers/%s" % tenant_id
+        bodies = self.directory.read_many(urls)
+        relationships, delegated = [], []
+        for tenant_id in sorted(ids):
+            body = bodies.get(("rels", tenant_id)) or {}
+            relationships.extend(body.get("value") or [])
+            if body.get("@odata.nextLink"):
+                relationships.extend(self.graph.get_all(body["@odata.nextLink"]))
+            if bodies.get(("dac", tenant_id)):
+                delegated.append(bodies[("dac", tenant_id)])
+        return records, relationships, delegated
+
     # --- one customer tenant -----------------------------------------------------------------
     def _customer_tenant(self, tenant_id, required):
         """The consent, the missing APIs and the proof from one ``$batch`` in the customer tenant."""
@@ -449,9 +535,10 @@ class BookReader:
     def _tenant_region(self, item):
         """The customer tenant's own region (``tenant_region_scope`` of its OpenID configuration)."""
         from .identity.provider import openid_configuration
+        adapter = getattr(getattr(self.client, "tokens", None), "adapter", None)
+        http = _DiscoveryReads(adapter) if getattr(adapter, "discovery", None) is not None else self.client.http
         try:
-            status, document = openid_configuration(self.client.http, self.client.options.authority_host,
-                                                    item["tenant_id"])
+            status, document = openid_configuration(http, self.client.options.authority_host, item["tenant_id"])
         except CspError as err:
             item["errors"].append(error_view(err, "region"))
             return None
@@ -468,14 +555,17 @@ class BookReader:
         customers = []
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             try:
-                records_future = pool.submit(lambda: list(Customers(self.client.partner_center()).iterate()))
-                rels_future = pool.submit(self.gdap.list_relationships)
-                dac_future = pool.submit(self.gdap.list_customers)
                 grants_future = pool.submit(self._required_grants) if self.desired.consent else None
                 groups_future = pool.submit(self._groups)
-                records = records_future.result()
-                relationships = rels_future.result()
-                delegated = dac_future.result()
+                if self.narrow():
+                    records, relationships, delegated = self._named_customers(pool)
+                else:
+                    records_future = pool.submit(lambda: list(Customers(self.client.partner_center()).iterate()))
+                    rels_future = pool.submit(self.gdap.list_relationships)
+                    dac_future = pool.submit(self.gdap.list_customers)
+                    records = records_future.result()
+                    relationships = rels_future.result()
+                    delegated = dac_future.result()
                 required = grants_future.result() if grants_future else {}
                 groups_by_name, groups_by_id = groups_future.result()
             except CspError as err:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from .directory import Directory
 from .errors import CspError, CspTransportError, CspValidationError, GraphError
-from .graph import filter_eq
+from .graph import batch_error, filter_eq
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
 
 RELATIONSHIPS = "/tenantRelationships/delegatedAdminRelationships"
@@ -285,11 +285,17 @@ class GdapClient:
 
     def remove_global_admin(self, relationship_id, etag, role_ids):
         """PATCH an active relationship's roles to ``role_ids`` (its roles minus Global Administrator).
-        Microsoft runs it as a long-running operation: returns the operation URL (``Location`` of the 202),
-        or None when the service answered with the updated object at once."""
+
+        Microsoft documents two answers, and both are taken: 202 Accepted with the long-running operation in
+        ``Location`` (delegatedadminrelationshipoperation.md; without the header the relationship's operations
+        listing names it), or 200 OK with the updated relationship in the body (the Response section of
+        delegatedadminrelationship-update.md). Returns ``(operation_url, relationship)``: the operation to
+        follow, or the updated relationship (None when the 200 came without a body)."""
         response = self.graph.request("PATCH", "%s/%s" % (RELATIONSHIPS, relationship_id),
                                       body={"accessDetails": unified_roles(role_ids)}, headers={"If-Match": etag})
-        return response.headers.get("Location") if response.status == 202 else None
+        if response.status == 202:
+            return response.headers.get("Location") or self.running_relationship_update(relationship_id), None
+        return None, (_strip(response.json) if isinstance(response.json, dict) and response.json.get("id") else None)
 
     def running_relationship_update(self, relationship_id):
         """URL of a relationship update operation that has not finished yet (None if there is none), so a rerun
@@ -339,6 +345,41 @@ class GdapClient:
             return None
         return self._confirmed(lambda: _strip(self.graph.request(
             "POST", self._assignments(relationship_id), body=body).json), made)
+
+    def create_assignments(self, relationship_id, wanted, again=True):
+        """Create several assignments (``[(group_id, role_ids)]``) through ``$batch``; returns the created
+        objects in order. A lost answer is looked for as ``create_assignment`` does. A step the service
+        throttled in that batch was not carried out: the ones not found are sent once more (``again``)."""
+        path = self._assignments(relationship_id)
+        requests = [{"id": str(n), "method": "POST", "url": path,
+                     "body": {"accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
+                              "accessDetails": unified_roles(role_ids)}}
+                    for n, (group_id, role_ids) in enumerate(wanted, 1)]
+
+        def send():
+            responses = self.graph.batch(requests)
+            out = []
+            for n in range(1, len(wanted) + 1):
+                sub = responses.get(str(n)) or {}
+                if not 200 <= (sub.get("status") or 0) < 300:
+                    raise batch_error(sub)
+                out.append(_strip(sub.get("body") or {}))
+            return out
+
+        def made():
+            live = {}
+            for assignment in self.list_assignments(relationship_id):
+                container = str((assignment.get("accessContainer") or {}).get("accessContainerId") or "").lower()
+                if assignment.get("status") not in ("deleting", "deleted"):
+                    live.setdefault(container, assignment)
+            found = [live.get(group_id.lower()) for group_id, _roles in wanted]
+            missing = [n for n, item in enumerate(found) if item is None]
+            if missing and again and len(missing) < len(wanted):
+                for n, item in enumerate(self.create_assignments(relationship_id, [wanted[m] for m in missing],
+                                                                 again=False)):
+                    found[missing[n]] = item
+            return found if all(found) else None
+        return self._confirmed(send, made)
 
     def update_assignment(self, relationship_id, assignment_id, etag, role_ids):
         """PATCH the roles; returns the operation URL when the service answers 202, else None."""
@@ -538,13 +579,15 @@ class RelationshipEnsurer:
         self.actions.append("removeGlobalAdministrator")
         if self.check_mode:
             return dict(rel, accessDetails=unified_roles(spec.role_ids))
-        location = self.gdap.running_relationship_update(rel["id"])
+        location, updated = self.gdap.running_relationship_update(rel["id"]), None
         if location is None:
             def write(obj):
                 if GLOBAL_ADMINISTRATOR not in relationship_roles(obj):
-                    return None  # someone else removed it meanwhile
+                    return None, None  # someone else removed it meanwhile
                 return self.gdap.remove_global_admin(obj["id"], obj.get("@odata.etag"), spec.role_ids)
-            location = self.gdap.with_fresh_etag(rel, lambda: self.gdap.get_relationship(rel["id"]), write)
+            location, updated = self.gdap.with_fresh_etag(rel, lambda: self.gdap.get_relationship(rel["id"]), write)
+        if updated is not None and GLOBAL_ADMINISTRATOR not in relationship_roles(updated):
+            return updated  # 200 with the updated relationship: nothing to wait for, nothing to read again
         if location:
             operation, reached = self.gdap.wait_operation(location, timeout, interval,
                                                           what="Global Administrator removal")
@@ -632,6 +675,19 @@ def resolve_group(graph, group):
     return {"id": str(found["id"]).lower(), "displayName": found.get("displayName")}
 
 
+def resolve_groups(graph, groups):
+    """``resolve_group`` for several groups in one read: value -> ``{id, displayName}``."""
+    found = Directory(graph, tenant=getattr(graph, "tenant", None) or "(the partner tenant)").find_groups(groups)
+    out = {}
+    for value, group in found.items():
+        if group.get("securityEnabled") is False:
+            raise CspError("group %r (%s) is not a security group; GDAP access assignments need a security group"
+                           % (group.get("displayName"), group.get("id")), code="NotSecurityGroup",
+                           details={"item": value})
+        out[value] = {"id": str(group["id"]).lower(), "displayName": group.get("displayName")}
+    return out
+
+
 def find_relationship(gdap, relationship):
     """A live relationship by id or display name (any status for an id)."""
     text = str(relationship or "").strip()
@@ -660,6 +716,7 @@ class AssignmentEnsurer:
         self.timeout = timeout
         self.interval = interval
         self.actions = []
+        self.listed = None  # the relationship's assignments as read once by present_many
 
     @staticmethod
     def check_subset(rel, role_ids):
@@ -674,7 +731,8 @@ class AssignmentEnsurer:
                 code="RolesNotInRelationship")
 
     def find(self, rel, group_id):
-        for item in self.gdap.list_assignments(rel["id"]):
+        listed = self.listed if self.listed is not None else self.gdap.list_assignments(rel["id"])
+        for item in listed:
             container = item.get("accessContainer") or {}
             if str(container.get("accessContainerId", "")).lower() == group_id and \
                     item.get("status") not in ASSIGNMENT_GONE:
@@ -751,6 +809,75 @@ class AssignmentEnsurer:
         self.gdap.with_fresh_etag(current, lambda: self.gdap.get_assignment(rel["id"], current["id"]), write)
         after, reached = self._wait_status(rel, dict(current), ASSIGNMENT_GONE)
         return current, after, reached
+
+
+class AssignmentSetEnsurer:
+    """Desired state of several security groups' access assignments on one relationship, in one pass:
+    one read of the relationship's assignments, the new ones created in one ``$batch``, one wait that
+    reads the list again until every assignment is active. An update (other roles) takes the one-group
+    path (``If-Match``, its operation followed), as does a removal."""
+
+    def __init__(self, gdap, check_mode=False, wait=True, timeout=300, interval=5):
+        self.gdap = gdap
+        self.check_mode = check_mode
+        self.wait = wait
+        self.timeout = timeout
+        self.interval = interval
+
+    def _one(self, listed, wait):
+        one = AssignmentEnsurer(self.gdap, check_mode=self.check_mode, wait=wait, timeout=self.timeout,
+                                interval=self.interval)
+        one.listed = listed
+        return one
+
+    def present(self, rel, wanted):
+        """``wanted``: ``[(group_id, role_ids)]``. Returns ``[(before, after, reached, actions)]`` in order."""
+        if rel.get("status") not in ACTIVE:
+            self._one([], False).present(rel, wanted[0][0], wanted[0][1])  # raises RelationshipNotActive
+        listed = self.gdap.list_assignments(rel["id"])
+        out, creates = [], []
+        for index, (group_id, role_ids) in enumerate(wanted):
+            one = self._one(listed, wait=False)
+            current = one.find(rel, group_id)
+            if current is None:
+                creates.append(index)
+                out.append([None, None, True, ["create"]])
+                continue
+            if set(relationship_roles(current)) == set(role_ids):
+                out.append([current, current, True, []])
+                continue
+            one.wait = self.wait  # an update: the one-group path, its operation followed
+            before, after, reached = one.present(rel, group_id, role_ids)
+            out.append([before, after, reached, one.actions])
+        if creates and not self.check_mode:
+            made = self.gdap.create_assignments(rel["id"], [wanted[i] for i in creates])
+            for n, index in enumerate(creates):
+                out[index][1] = made[n]
+        pending = [i for i, row in enumerate(out) if row[1] is not None and row[1].get("status") != "active"]
+        if pending and self.wait and not self.check_mode:
+            ids = {out[i][1].get("id") for i in pending}
+
+            def read():
+                return {a.get("id"): a for a in self.gdap.list_assignments(rel["id"]) if a.get("id") in ids}
+
+            def done(found):
+                return all(found.get(i, {}).get("status") in ("active", "error") for i in ids)
+            found, _reached = self.gdap.wait_for(read, done, self.timeout, self.interval)
+            for i in pending:
+                after = found.get(out[i][1].get("id"))
+                if after is not None:
+                    out[i][1] = after
+                out[i][2] = out[i][1].get("status") in ("active", "error")  # as the one-group wait
+        return [tuple(row) for row in out]
+
+    def absent(self, rel, group_ids):
+        listed = self.gdap.list_assignments(rel["id"])
+        out = []
+        for group_id in group_ids:
+            one = self._one(listed, wait=self.wait)
+            before, after, reached = one.absent(rel, group_id)
+            out.append((before, after, reached, one.actions))
+        return out
 
 
 def assignment_view(assignment, group=None):

@@ -4,11 +4,14 @@
 
 DOCUMENTATION = r"""
 module: gdap_access_assignment
-short_description: Assign a partner security group to roles of an active GDAP relationship
+short_description: Assign partner security groups to roles of an active GDAP relationship
 version_added: 0.1.0
 description:
   - Manages the access assignment of one partner security group on one GDAP relationship, that is which of
     the relationship's roles the group's members get in the customer tenant.
+  - With O(assignments), several groups on the same relationship in one module run; the relationship's
+    assignments are read once, the groups resolved in one read, new assignments created in one C($batch),
+    and one wait reads the list until all are active.
   - The roles must be a subset of the relationship's roles; this is checked before anything is written.
     Unknown role names fail before any request.
   - A new assignment is created; an existing one with other roles is updated with C(If-Match) and the
@@ -36,14 +39,31 @@ options:
   group:
     description:
       - The partner tenant's security group, by object id or display name.
+      - One of O(group) and O(assignments) is required.
     type: str
-    required: true
   roles:
     description:
       - Roles the group gets, by built-in role name or role template id; a subset of the relationship's roles.
-      - Required with O(state=present).
+      - Required with O(group) and O(state=present).
     type: list
     elements: str
+  assignments:
+    description:
+      - Several groups at once, each with its roles (as O(group) and O(roles)); the same group may not appear
+        twice. With O(state=absent) the roles may be left out.
+      - Mutually exclusive with O(group) and O(roles).
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      group:
+        description: The partner tenant's security group, by object id or display name.
+        type: str
+        required: true
+      roles:
+        description: Roles the group gets (required with O(state=present)).
+        type: list
+        elements: str
   state:
     description:
       - V(present) creates or updates the assignment, V(absent) deletes it.
@@ -83,6 +103,16 @@ EXAMPLES = r"""
     group: 12000000-0000-4000-8000-000000010003
     roles: [729827e3-9c14-49f7-bb1b-9608f156bbb8]
 
+- name: Both partner security groups in one run
+  cloudpartner.csp.gdap_access_assignment:
+    relationship: us-customer01-standard
+    assignments:
+      - group: GDAP Admins
+        roles: [Cloud Application Administrator, User Administrator, Global Reader]
+      - group: GDAP Helpdesk
+        roles: [Helpdesk Administrator, Service Support Administrator]
+  register: access
+
 - name: Remove the helpdesk assignment
   cloudpartner.csp.gdap_access_assignment:
     relationship: us-customer01-standard
@@ -93,31 +123,39 @@ EXAMPLES = r"""
 RETURN = r"""
 id:
   description: Id of the access assignment.
-  returned: when the assignment exists
+  returned: when the assignment exists (with O(group))
   type: str
 status:
   description: Status of the assignment (C(pending), C(active), C(deleting), C(deleted), C(error)); C(absent) when there is none.
-  returned: always
+  returned: with O(group)
   type: str
   sample: active
 completed:
-  description: False when O(wait_timeout) passed before the assignment reached the wanted status.
+  description: False when O(wait_timeout) passed before the assignment (with O(assignments), every one) reached the wanted status.
   returned: always
   type: bool
 assignment:
   description: Microsoft's access assignment object (C(id), C(accessContainer), C(accessDetails), C(status), C(@odata.etag)).
-  returned: when the assignment exists (not in check mode for a new one)
+  returned: when the assignment exists (not in check mode for a new one), with O(group)
   type: dict
+assignments:
+  description:
+    - With O(assignments), one entry per group in the given order, with C(group) (as given), C(group_id),
+      C(changed), C(actions), C(completed), C(status), C(id) and C(assignment) (as the one-group results).
+  returned: with O(assignments)
+  type: list
+  elements: dict
+  version_added: 0.2.0
 relationship_id:
   description: Id of the relationship.
   returned: always
   type: str
 group_id:
   description: Object id of the security group.
-  returned: always
+  returned: with O(group)
   type: str
 actions:
-  description: What was done (or, in check mode, would be done).
+  description: What was done (or, in check mode, would be done); with O(assignments) prefixed by the group as given.
   returned: always
   type: list
   elements: str
@@ -127,7 +165,9 @@ etag_retries:
   returned: always
   type: int
 error:
-  description: Microsoft's error when the module failed.
+  description:
+    - Microsoft's error when the module failed. With O(assignments), C(details.item) names the group (as given)
+      that a group or role error is about.
   returned: on failure
   type: dict
 """
@@ -136,11 +176,13 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
     AssignmentEnsurer,
+    AssignmentSetEnsurer,
     GdapClient,
     assignment_view,
     check_relationship_ref,
     find_relationship,
     resolve_group,
+    resolve_groups,
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.roles import resolve_roles, role_name
@@ -149,8 +191,12 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.roles import reso
 def argument_spec():
     return dict(
         relationship=dict(type="str", required=True),
-        group=dict(type="str", required=True),
+        group=dict(type="str"),
         roles=dict(type="list", elements="str"),
+        assignments=dict(type="list", elements="dict", options=dict(
+            group=dict(type="str", required=True),
+            roles=dict(type="list", elements="str"),
+        )),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
@@ -185,20 +231,94 @@ def run(module, gdap, graph, role_ids):
     return result
 
 
+def wanted_set(params):
+    """``[(group, role_ids or None)]`` from O(assignments), checked before any request."""
+    out, seen = [], set()
+    for index, item in enumerate(params["assignments"], 1):
+        group = check_group_ref(item.get("group"), option="assignments[%d].group" % index)
+        if group.lower() in seen:
+            raise CspValidationError("assignments[%d]: group %r is given twice" % (index, group), code="InvalidOption")
+        seen.add(group.lower())
+        role_ids = None
+        if params["state"] == "present":
+            role_ids = resolve_roles(item.get("roles"), option="assignments[%d].roles" % index)
+            if not role_ids:
+                raise CspValidationError("assignments[%d] (%s) must name at least one role" % (index, group),
+                                         code="InvalidRoles")
+        out.append((group, role_ids))
+    if not out:
+        raise CspValidationError("assignments must list at least one group", code="InvalidOption")
+    return out
+
+
+def run_set(module, gdap, graph, wanted):
+    params = module.params
+    rel = find_relationship(gdap, params["relationship"])
+    groups = resolve_groups(graph, [g for g, _r in wanted])
+    ensurer = AssignmentSetEnsurer(gdap, check_mode=module.check_mode, wait=params["wait"],
+                                   timeout=params["wait_timeout"], interval=params["wait_interval"])
+    if params["state"] == "present":
+        for value, role_ids in wanted:
+            try:
+                AssignmentEnsurer.check_subset(rel, role_ids)  # before any write
+            except CspError as err:
+                err.details = dict(err.details or {}, item=value)
+                raise
+        rows = ensurer.present(rel, [(groups[g]["id"], r) for g, r in wanted])
+    else:
+        rows = ensurer.absent(rel, [groups[g]["id"] for g, _r in wanted])
+    items, actions, diff_before, diff_after = [], [], [], []
+    for index, (value, role_ids) in enumerate(wanted):
+        before, after, reached, done = rows[index]
+        group = groups[value]
+        item = {"group": value, "group_id": group["id"], "changed": bool(done), "actions": list(done),
+                "completed": bool(reached)}
+        shown = after if after is not None else (before if params["state"] == "present" and before else None)
+        if shown:
+            item.update(assignment=shown, id=shown.get("id"), status=shown.get("status"))
+        else:
+            item["status"] = "absent" if params["state"] == "absent" or not module.check_mode else "pending"
+        items.append(item)
+        actions.extend("%s: %s" % (value, a) for a in done)
+        diff_before.append(assignment_view(before, group))
+        if after is not None:
+            diff_after.append(assignment_view(after, group))
+        elif params["state"] == "present":
+            diff_after.append({"group_id": group["id"], "group": group["displayName"], "status": "active",
+                               "roles": sorted(role_name(r) for r in role_ids)})
+        else:
+            diff_after.append({})
+    result = dict(changed=bool(actions), actions=actions, etag_retries=gdap.etag_retries, relationship_id=rel["id"],
+                  completed=all(i["completed"] for i in items), assignments=items)
+    if module.diff_mode:
+        result["diff"] = dict(before={"assignments": diff_before}, after={"assignments": diff_after})
+    return result
+
+
 def main():
-    module = CspModule(argument_spec=argument_spec(), required_if=[("state", "present", ("roles",))],
+    module = CspModule(argument_spec=argument_spec(),
+                       mutually_exclusive=[("group", "assignments"), ("roles", "assignments")],
+                       required_one_of=[("group", "assignments")],
+                       required_if=[("state", "present", ("roles", "assignments"), True)],
                        supports_check_mode=True)
     params = module.params
     try:
         if params["wait_timeout"] < 0 or params["wait_interval"] < 1:
             raise CspValidationError("wait_timeout must be >= 0 and wait_interval >= 1", code="InvalidOption")
         check_relationship_ref(params["relationship"])
-        check_group_ref(params["group"])
-        role_ids = resolve_roles(params["roles"]) if params["state"] == "present" else None
-        if role_ids is not None and not role_ids:
-            raise CspValidationError("roles must name at least one role", code="InvalidRoles")
-        graph = module.client.graph()
-        result = run(module, GdapClient(graph), graph, role_ids)
+        if params["assignments"] is not None:
+            wanted = wanted_set(params)
+            graph = module.client.graph()
+            result = run_set(module, GdapClient(graph), graph, wanted)
+        else:
+            check_group_ref(params["group"])
+            if params["state"] == "present" and not params["roles"]:
+                raise CspValidationError("roles is required with group and state=present", code="InvalidRoles")
+            role_ids = resolve_roles(params["roles"]) if params["state"] == "present" else None
+            if role_ids is not None and not role_ids:
+                raise CspValidationError("roles must name at least one role", code="InvalidRoles")
+            graph = module.client.graph()
+            result = run(module, GdapClient(graph), graph, role_ids)
     except CspError as err:
         module.fail_from_error(err)
     module.exit_json(**result)

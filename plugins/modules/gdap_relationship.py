@@ -18,8 +18,9 @@ description:
   - Microsoft does not let the roles or the duration of a relationship change once the customer approved it,
     with one exception, the Global Administrator role can be removed from an active relationship. When O(roles)
     are the relationship's roles minus Global Administrator, the module sends one C(PATCH) (with C(If-Match)),
-    follows Microsoft's long-running operation to its end and keeps the relationship (same id, no new
-    approval); O(auto_extend) can then be set in the same run. For any other difference the module fails, says
+    follows Microsoft's long-running operation to its end (an answer of C(202) with the operation) or takes the
+    updated relationship from an answer of C(200), the two answers Microsoft documents, and keeps the
+    relationship (same id, no new approval); O(auto_extend) can then be set in the same run. For any other difference the module fails, says
     what differs (also in C(error.details)), unless O(replace=true).
   - O(state=active) does the same and then waits until the customer has approved and the relationship is
     C(active). When O(wait_timeout) passes first it returns normally with RV(status=approvalPending), so a
@@ -184,7 +185,8 @@ actions:
   sample: [create, lockForApproval]
 operation:
   description: Microsoft's long-running operation that removed Global Administrator from the relationship.
-  returned: when Global Administrator was removed (not in check mode)
+  returned: when Global Administrator was removed with a long-running operation (Microsoft answered C(202));
+    absent when Microsoft answered C(200) with the updated relationship, and in check mode
   type: dict
   contains:
     id:

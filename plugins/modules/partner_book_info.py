@@ -77,6 +77,10 @@ options:
   customers:
     description:
       - Only these customers (tenant ids or domains). Default every customer of every partner tenant.
+      - Up to 50 customers are read on their own, not the whole book; per customer its Partner Center record
+        (by id, or Partner Center's domain search), then its relationships and its C(delegatedAdminCustomer)
+        (Graph C($batch)). A domain without a Partner Center record in a partner tenant is not reported for
+        that partner tenant. For more customers the books are read whole, then narrowed.
     type: list
     elements: str
   role_template:
@@ -90,7 +94,9 @@ options:
         type: list
         elements: str
       duration:
-        description: ISO 8601 duration of new relationships (reported only; an active relationship keeps its own).
+        description:
+          - ISO 8601 duration of new relationships. An active relationship with another duration is planned
+            C(update_duration), which M(cloudpartner.csp.gdap_relationship) refuses without C(replace).
         type: str
       auto_extend:
         description: C(PT0S) or C(P180D); compared when given.
@@ -325,12 +331,13 @@ def read_partner(name, regions, options, desired, params):
     http = HttpClient(verify=options.verify, throttle=SharedThrottle(params["concurrency"]))
     client = CspClient(options, http=http)
     store = None
+    discovery = None
     age = None
     try:
         store = client.tokens.store = BulkTokenStore(client.tokens.store)
         adapter = getattr(client.tokens, "adapter", None)
         if adapter is not None and hasattr(adapter, "discovery"):
-            adapter.discovery = memory_discovery(adapter.discovery)
+            discovery = adapter.discovery = memory_discovery(adapter.discovery)
         age = refresh_token_age(client)
         reader = BookReader(client, name, regions, desired, concurrency=params["concurrency"],
                             only=params.get("customers"), read_customers=params["read_customer_tenants"],
@@ -341,11 +348,12 @@ def read_partner(name, regions, options, desired, params):
                    "customers": 0, "requests": http.attempts, "error": error_view(err, "partner")}
         customers = []
     finally:
-        if store is not None:
+        for cache in (store, discovery):
             try:
-                store.flush()
+                if cache is not None and hasattr(cache, "flush"):
+                    cache.flush()
             except OSError:
-                pass  # the tokens were only a cache; the next run fetches them again
+                pass  # only a cache: the next run fetches again
     partner["refresh_token"] = age
     partner["throttled"] = http.throttle.throttled
     return partner, customers

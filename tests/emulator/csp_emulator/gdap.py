@@ -440,6 +440,14 @@ def register(router) -> None:
                 # delegatedadminrelationship-update.md: "You can only remove the Microsoft Entra Global
                 # Administrator role when the status property is `active`, which indicates a long-running
                 # operation" -> 202 with the operation in Location (delegatedadminrelationshipoperation.md).
+                # Setting gdap_global_admin_removal "updated": the other documented answer, the Response section
+                # of the same doc, "200 OK ... and an updated delegatedAdminRelationship object".
+                if world.settings.get("gdap_global_admin_removal", "operation") == "updated":
+                    _apply_relationship_roles(world, rel, _global_admin_removed_roles(rel, body))
+                    out = rel_out(rel)
+                    out["@odata.context"] = (f"{base_url(req, version)}/tenantRelationships/$metadata"
+                                             "#delegatedAdminRelationships/$entity")
+                    return respond(req, 200, out, {"ETag": out["@odata.etag"]})
                 op_id = _remove_global_admin(world, rel, body)
                 return respond(req, 202, None, {"Location": f"{rel_url(req, version, rid)}/operations/{op_id}",
                                                 "Retry-After": "1"})
@@ -739,9 +747,9 @@ def _aa_step(world, aa: dict) -> None:
         bump(world, aa)
 
 
-def _remove_global_admin(world, rel: dict, body: dict) -> str:
-    """Queue the one roles change an active relationship accepts: the same roles minus Global
-    Administrator (nothing else in the body, no other role added or removed). Returns the operation id."""
+def _global_admin_removed_roles(rel: dict, body: dict) -> list:
+    """The one roles change an active relationship accepts: the same roles minus Global Administrator
+    (nothing else in the body, no other role added or removed). Returns the new roles."""
     if set(body) != {"accessDetails"}:
         raise err(400, "badRequest", "Removing the Global Administrator role from an active relationship cannot be "
                   "combined with other changes.")
@@ -751,6 +759,12 @@ def _remove_global_admin(world, rel: dict, body: dict) -> str:
     if GLOBAL_ADMIN not in have or want != have - {GLOBAL_ADMIN}:
         raise err(400, "badRequest", "The roles of an active relationship cannot be changed; only the Global "
                   "Administrator role can be removed.")
+    return roles
+
+
+def _remove_global_admin(world, rel: dict, body: dict) -> str:
+    """Queue the Global Administrator removal as a long-running operation. Returns the operation id."""
+    roles = _global_admin_removed_roles(rel, body)
     op_id = world.new_id()
     now = world.clock.iso()
     rel["_operations"][op_id] = {
@@ -770,20 +784,25 @@ def _op_step(world, rel: dict, op: dict, to: str | None = None) -> None:
     if nxt == "succeeded":
         aid, roles = op["_apply"]
         if aid is None:  # a relationship update: Global Administrator leaves it and its assignments
-            rel["accessDetails"] = {"unifiedRoles": roles}
-            bump(world, rel)
-            kept = {x["roleDefinitionId"] for x in roles}
-            for aa in rel["_access_assignments"].values():
-                left = [x for x in aa["accessDetails"]["unifiedRoles"] if x["roleDefinitionId"] in kept]
-                if len(left) != len(aa["accessDetails"]["unifiedRoles"]):
-                    aa["accessDetails"] = {"unifiedRoles": left}
-                    if not left:
-                        aa["status"] = "deleted"
-                    bump(world, aa)
+            _apply_relationship_roles(world, rel, roles)
             return
         aa = rel["_access_assignments"].get(aid)
         if aa is not None:
             aa["accessDetails"] = {"unifiedRoles": roles}
+            bump(world, aa)
+
+
+def _apply_relationship_roles(world, rel: dict, roles: list) -> None:
+    """The relationship's new roles; a role it lost leaves its access assignments too."""
+    rel["accessDetails"] = {"unifiedRoles": roles}
+    bump(world, rel)
+    kept = {x["roleDefinitionId"] for x in roles}
+    for aa in rel["_access_assignments"].values():
+        left = [x for x in aa["accessDetails"]["unifiedRoles"] if x["roleDefinitionId"] in kept]
+        if len(left) != len(aa["accessDetails"]["unifiedRoles"]):
+            aa["accessDetails"] = {"unifiedRoles": left}
+            if not left:
+                aa["status"] = "deleted"
             bump(world, aa)
 
 

@@ -76,6 +76,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # continuation token without seekOperation=Next is refused; "lenient" = the emulator's old links
     # (`/v1/customers?size=N`) and the token honoured alone.
     "partner_center_paging": "documented",
+    # Removing Global Administrator from an active relationship (PATCH with If-Match): "operation" = 202 with
+    # the long-running operation in Location (delegatedadminrelationshipoperation.md); "updated" = 200 with the
+    # updated relationship, as the Response section of delegatedadminrelationship-update.md shows.
+    "gdap_global_admin_removal": "operation",
     # Seconds after which GDAP steps finish on their own even if nobody reads them.
     "gdap_activation_delay": 5,
     # Seconds before Graph lists the delegated permission grants a Partner Center consent created

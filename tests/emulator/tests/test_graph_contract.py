@@ -140,6 +140,66 @@ def test_access_assignment_lifecycle(fresh_emulator, user):
     assert op["status"] in ("notStarted", "running", "succeeded", "failed")
 
 
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+
+
+def active_with_global_admin(emu, user):
+    body = dict(gdap_body(), autoExtendDuration="PT0S",  # no auto-extension with Global Administrator
+                accessDetails={"unifiedRoles": [{"roleDefinitionId": GLOBAL_ADMIN},
+                                                {"roleDefinitionId": EXCHANGE_ADMIN}]})
+    rid = user.post(REL, body).json()["id"]
+    user.post(f"{REL}/{rid}/requests", {"action": "lockForApproval"})
+    emu.control.approve_gdap(rid)
+    while user.get(f"{REL}/{rid}").json()["status"] != "active":
+        pass
+    group = {"accessContainerId": US_GROUPS["GDAP Admins"], "accessContainerType": "securityGroup"}
+    aa = user.post(f"{REL}/{rid}/accessAssignments", {"accessContainer": group, "accessDetails": body["accessDetails"]})
+    return user.get(f"{REL}/{rid}").json(), aa.json()["id"]
+
+
+MINUS_GA = {"accessDetails": {"unifiedRoles": [{"roleDefinitionId": EXCHANGE_ADMIN}]}}
+
+
+# Removing Global Administrator from an active relationship, default setting gdap_global_admin_removal
+# "operation": api-reference/v1.0/resources/delegatedadminrelationshipoperation.md (a long-running operation) ->
+# 202 Accepted, Location of the operation, Retry-After; the relationship changes when the operation succeeded.
+def test_remove_global_admin_202_operation_delegatedadminrelationshipoperation_md(fresh_emulator, user):
+    rel, _aa = active_with_global_admin(fresh_emulator, user)
+    resp = user.patch(f"{REL}/{rel['id']}", MINUS_GA, headers={"If-Match": rel["@odata.etag"]})
+    assert resp.status_code == 202 and not resp.content
+    assert f"{REL}/{rel['id']}/operations/" in resp.headers["Location"] and resp.headers["Retry-After"]
+    while user.get(resp.headers["Location"]).json()["status"] != "succeeded":
+        pass
+    assert user.get(f"{REL}/{rel['id']}").json()["accessDetails"] == MINUS_GA["accessDetails"]
+
+
+# Setting gdap_global_admin_removal "updated": the Response section of
+# api-reference/v1.0/api/delegatedadminrelationship-update.md, "200 OK ... and an updated delegatedAdminRelationship
+# object in the response body": the same id, still active, roles without Global Administrator, a new
+# @odata.etag; no operation; the access assignments lose the role too; auto-extension is then accepted.
+def test_remove_global_admin_200_delegatedadminrelationship_update_md(fresh_emulator, user):
+    fresh_emulator.control.settings(gdap_global_admin_removal="updated")
+    rel, aid = active_with_global_admin(fresh_emulator, user)
+    stale = user.patch(f"{REL}/{rel['id']}", MINUS_GA, headers={"If-Match": 'W/"stale"'})
+    assert_graph_error(stale, 412, "PreconditionFailed")
+    resp = user.patch(f"{REL}/{rel['id']}", MINUS_GA, headers={"If-Match": rel["@odata.etag"]})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert set(body) == REL_KEYS
+    assert body["@odata.type"] == "#microsoft.graph.delegatedAdminRelationship"
+    assert body["@odata.context"].endswith("/tenantRelationships/$metadata#delegatedAdminRelationships/$entity")
+    assert body["id"] == rel["id"] and body["status"] == "active"
+    assert body["accessDetails"] == MINUS_GA["accessDetails"] and body["@odata.etag"] != rel["@odata.etag"]
+    assert user.get(f"{REL}/{rel['id']}").json()["accessDetails"] == MINUS_GA["accessDetails"]
+    assert user.get(f"{REL}/{rel['id']}/operations").json()["value"] == []
+    aa = user.get(f"{REL}/{rel['id']}/accessAssignments/{aid}").json()
+    assert aa["accessDetails"] == MINUS_GA["accessDetails"]
+    again = user.patch(f"{REL}/{rel['id']}", MINUS_GA, headers={"If-Match": body["@odata.etag"]})
+    assert again.status_code == 400  # nothing left to remove: any other roles change stays refused
+    extend = user.patch(f"{REL}/{rel['id']}", {"autoExtendDuration": "P180D"}, headers={"If-Match": body["@odata.etag"]})
+    assert extend.status_code == 200 and extend.json()["autoExtendDuration"] == "P180D"
+
+
 # api-reference/v1.0/api/tenantrelationship-list-delegatedadminrelationships.md: a collection
 # with @odata.context and value; every item carries @odata.type and @odata.etag.
 def test_list_delegated_admin_relationships(user):

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from emulator_control import config, control, last_seq, open_json, writes_since
+from emulator_control import config, control, last_seq, open_json, requests_since, writes_since
 
 US_TENANT = "10000000-0000-4000-8000-000000000001"
 US_CLIENT = "20000000-0000-4000-8000-000000000001"
@@ -44,7 +44,13 @@ def fail(msg, got):
 
 
 def expect_writes(cfg_path, since, kind):
-    got = writes_since(config(cfg_path), since)
+    cfg = config(cfg_path)
+    got = writes_since(cfg, since)
+    logged = [r for r in requests_since(cfg, since)["requests"] if not r["path"].startswith("/_emulator/")]
+    print("  requests: %d (Graph/Partner Center %d, token %d), writes: %s" % (
+        len(logged), len([r for r in logged if r["service"] in ("graph", "partner_center")]),
+        len([r for r in logged if r["path"].endswith("/token")]),
+        ", ".join("%s %s" % (w["method"], w["path"].rsplit("/", 1)[-1]) for w in got) or "none"))
     deletes = [w for w in got if w["method"] == "DELETE"]
     failed = [w for w in got if int(w.get("status") or 0) >= 300]
     if kind == "none":
@@ -72,6 +78,18 @@ def expect_writes(cfg_path, since, kind):
         sys.exit("unknown kind %s" % kind)
 
 
+def app_only_proof(cfg_path, since, *hosts):
+    """Each host's proof was a Graph /organization read in its tenant with the app's own token (no user):
+    what "proven" means before the app leaves AdminAgents."""
+    logged = requests_since(config(cfg_path), since)["requests"]
+    for host in hosts:
+        tenant = CUSTOMERS[host][0]
+        reads = [r for r in logged if r["service"] == "graph" and r["method"] == "GET"
+                 and r["path"].endswith("/organization") and r.get("tenant_id") == tenant]
+        if not reads or any(r.get("user") for r in reads) or any(int(r.get("status") or 0) != 200 for r in reads):
+            sys.exit("%s: expected the proof with an app-only token, got %s" % (host, json.dumps(reads, indent=1)))
+
+
 def report(path, *expectations):
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
@@ -84,6 +102,15 @@ def report(path, *expectations):
             got = statuses.get(key, "absent")
         if got != want:
             sys.exit("%s: %s, expected %s (report: %s)" % (key, got, want, json.dumps(data, indent=1)))
+
+
+def changes(path, customer, *want):
+    """The customer's report entry lists exactly these changes (the onboarding role's ``changes``)."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    got = [c for c in data["customers"] if c["customer"] == customer][0]["changes"]
+    if got != list(want):
+        sys.exit("%s changes: %s, expected %s" % (customer, got, list(want)))
 
 
 def approve(cfg_path, report_path, customer):
@@ -123,5 +150,6 @@ def reset(cfg_path):
 
 if __name__ == "__main__":
     commands = {"setup": setup, "mark": mark, "writes": expect_writes, "report": report, "approve": approve,
+                "app_only_proof": app_only_proof, "changes": changes,
                 "member": member, "reset": reset}
     commands[sys.argv[1]](*sys.argv[2:])

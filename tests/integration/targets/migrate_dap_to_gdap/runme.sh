@@ -7,6 +7,8 @@
 #   for real: customer07's relationship awaits approval, so the app's service principal stays in AdminAgents;
 #   approved through the control API, rerun: both proven, the service principal leaves AdminAgents by
 #   DELETE .../members/{id}/$ref; again: zero writes. The emulator is reset at the end.
+# Each run prints its request counts and writes; a proven customer's proof must be an app-only Graph call
+# (no user), and the report lists the onboarding role's changes per customer.
 set -euo pipefail
 
 # shellcheck disable=SC1091
@@ -38,6 +40,7 @@ mark() { "$python" migrate_check.py mark "$config"; }
 since=$(mark)
 run check1 --check
 "$python" migrate_check.py writes "$config" "$since" none
+"$python" migrate_check.py app_only_proof "$config" "$since" customer01.onmicrosoft.com
 "$python" migrate_check.py report "$work/check1.json" customer01.onmicrosoft.com=proven \
   customer07.onmicrosoft.com=awaiting_approval customer04.onmicrosoft.com=absent removed=
 grep -q "stays in AdminAgents" "$work/check1.log"
@@ -47,6 +50,7 @@ run first
 "$python" migrate_check.py writes "$config" "$since" pending
 "$python" migrate_check.py report "$work/first.json" customer01.onmicrosoft.com=proven \
   customer07.onmicrosoft.com=awaiting_approval removed=
+"$python" migrate_check.py changes "$work/first.json" customer07.onmicrosoft.com "relationship: create, lockForApproval"
 "$python" migrate_check.py member "$config" yes
 
 # the customer approves customer07's relationship
@@ -61,8 +65,12 @@ run check2 --check
 since=$(mark)
 run second -e migrate_dap_approval_wait=30
 "$python" migrate_check.py writes "$config" "$since" migrated
+"$python" migrate_check.py app_only_proof "$config" "$since" customer01.onmicrosoft.com customer07.onmicrosoft.com
 "$python" migrate_check.py report "$work/second.json" customer01.onmicrosoft.com=proven \
   customer07.onmicrosoft.com=proven removed=us
+"$python" migrate_check.py changes "$work/second.json" customer07.onmicrosoft.com "access assignment: GDAP Admins" \
+  "access assignment: GDAP Helpdesk" "consent: create"
+"$python" migrate_check.py changes "$work/second.json" customer01.onmicrosoft.com
 "$python" migrate_check.py member "$config" no
 
 since=$(mark)

@@ -92,6 +92,22 @@ def created(cfg, seq):
     return counts
 
 
+def book_reads(cfg, seq):
+    """Reads of a partner tenant's whole book since ``seq``: the Partner Center customer list without a
+    filter, the GDAP relationships without ``$filter``, the delegatedAdminCustomers list."""
+    count = 0
+    for r in requests_since(cfg, seq)["requests"]:
+        path, query = r["path"], str(r.get("query") or "")
+        if r["method"] != "GET":
+            continue
+        if (r["service"] == "partner_center" and path == "/v1/customers" and "filter" not in query) or \
+                (r["service"] == "graph" and path.endswith("/tenantRelationships/delegatedAdminRelationships")
+                 and "filter" not in query) or \
+                (r["service"] == "graph" and path.endswith("/tenantRelationships/delegatedAdminCustomers")):
+            count += 1
+    return count
+
+
 def main():
     cfg = config(sys.argv[1])
     command = sys.argv[2]
@@ -120,6 +136,8 @@ def main():
         print(json.dumps(created(cfg, sys.argv[3]), sort_keys=True))
     elif command == "token-statuses":
         print(" ".join(str(status) for status in token_statuses(cfg, sys.argv[3], sys.argv[4])))
+    elif command == "book-reads":
+        print(book_reads(cfg, sys.argv[3]))
     elif command == "counters":
         print(json.dumps(control(cfg, "GET", "counters"), sort_keys=True))
     else:

@@ -30,3 +30,9 @@ def test_refuses_what_is_no_result():
     with pytest.raises(AnsibleFilterError):
         first_error("text")
     assert FilterModule().filters()["first_error"] is first_error
+
+
+def test_item_named_by_a_module_that_acts_on_several():
+    out = first_error({"failed": True, "msg": "no group", "error": {"code": "GroupNotFound", "message": "no group",
+                                                                    "details": {"item": "No Such Group"}}})
+    assert out["item"] == "No Such Group" and out["code"] == "GroupNotFound"

@@ -1,5 +1,7 @@
 """Application consent: grant normalisation, the calling-app check, read/compare/replace logic."""
 
+import re
+
 import pytest
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils import consent
@@ -32,13 +34,14 @@ class FakeCustomerGraph:
         self.calls.append(path)
         if not self.authorized:
             raise CspAuthError("not authorized", code="AADSTS90099")
-        if path == "/servicePrincipals":
-            app_id = params["$filter"].split("'")[1]
-            return [{"id": sid, "appId": a} for sid, a in self.sps.items() if a == app_id]
+        if path == "/servicePrincipals":  # appId eq 'x' or appId in ('x','y')
+            app_ids = set(re.findall(r"'([^']*)'", params["$filter"]))
+            return [{"id": sid, "appId": a} for sid, a in self.sps.items() if a in app_ids]
         return [{"clientId": "sp-app", "consentType": "AllPrincipals", "resourceId": "sp-" + api, "scope": scope}
                 for api, scope in self.grants.items()]
 
     def get(self, path, params=None):
+        self.calls.append(path)
         return {"id": path.rsplit("/", 1)[1], "appId": self.sps[path.rsplit("/", 1)[1]]}
 
 
@@ -164,6 +167,25 @@ def test_replace_is_delete_then_post():
     assert ensurer.actions == ["delete", "create"]
     assert [c[0] for c in pc.calls] == ["DELETE", "POST"]
     assert pc.calls[0][1] == "customers/%s/applicationconsents/%s" % (CUSTOMER, APP)
+
+
+def test_reads_are_two_requests_however_many_apis():
+    """The app's and the APIs' service principals in one read, the grants in another: no read per API
+    for the missing-service-principal check, none per grant for its resource."""
+    client, graph, pc = make(FakeCustomerGraph(grants={GRAPH_API: "A B", PC_API: "user_impersonation"}))
+    ensurer = consent.ConsentEnsurer(client)
+    ensurer.present({GRAPH_API: ["A"], PC_API: ["user_impersonation"]})
+    assert ensurer.actions == ["delete", "create"]
+    assert graph.calls == ["/servicePrincipals", "/oauth2PermissionGrants"]
+
+
+def test_missing_api_found_in_the_same_read():
+    client, graph, pc = make(FakeCustomerGraph(sps=(GRAPH_API,)))
+    with pytest.raises(CspError) as info:
+        consent.ConsentEnsurer(client).present({GRAPH_API: ["A"], PC_API: ["user_impersonation"]})
+    assert info.value.code == "MissingServicePrincipal" and pc.calls == []
+    assert [a["app_id"] for a in info.value.details["missing_apis"]] == [PC_API]
+    assert graph.calls == ["/servicePrincipals", "/oauth2PermissionGrants"]
 
 
 def test_check_mode_writes_nothing():

@@ -12,8 +12,10 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.client import Csp
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.fleet import (
     BookReader,
+    BulkTokenStore,
     DesiredState,
     consent_state,
+    memory_discovery,
     plan_customer,
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.http import SharedThrottle
@@ -73,6 +75,10 @@ class FakeBook:
     def customers(self, call):
         items = [{"id": t, "companyProfile": {"tenantId": t, "domain": "c%s.example" % t[-1], "companyName": t[-2:]},
                   "relationshipToPartner": "reseller"} for t in (CUSTOMER, CUSTOMER2, CUSTOMER3)]
+        one = re.search(r"/v1/customers/([0-9a-f-]{36})$", call.url.split("?")[0])
+        if one:  # one record by id
+            found = [i for i in items if i["id"] == one.group(1)]
+            return FakeRaw(200, found[0]) if found else FakeRaw(404, {"code": 600, "description": "not found"})
         return FakeRaw(200, {"totalCount": 3, "items": items, "links": {}})
 
     def rels(self, call):
@@ -88,6 +94,14 @@ class FakeBook:
                          "oauth2PermissionScopes": [{"id": "s1", "value": "Directory.Read.All"}], "appRoles": []}
         if path == "/groups":
             return 200, {"value": [{"id": GROUP_ID, "displayName": "GDAP Admins"}]}
+        if path == "/tenantRelationships/delegatedAdminRelationships":  # one customer's, by $filter
+            wanted = url.split("customer/tenantId eq '", 1)[1].split("'", 1)[0]
+            return 200, {"value": [r for r in self.relationships if r["customer"]["tenantId"] == wanted]}
+        match = re.match(r"^/tenantRelationships/delegatedAdminCustomers/([^/]+)$", path)
+        if match:
+            if match.group(1) == CUSTOMER:
+                return 200, {"id": CUSTOMER, "tenantId": CUSTOMER, "displayName": "C1"}
+            return 404, {"error": {"code": "Request_ResourceNotFound", "message": url}}
         match = re.match(r"^/tenantRelationships/delegatedAdminRelationships/([^/]+)/accessAssignments$", path)
         if match:
             return 200, {"value": self.assignments.get(match.group(1), [])}
@@ -188,9 +202,59 @@ def test_tenant_regions_from_the_openid_configuration(session, http, book):
     assert all("tenant_region" not in c for c in customers)
 
 
+def _persistent_reader(http, cache):
+    """A reader set up as partner_book_info sets it up: bulk token store, discovery kept in memory."""
+    http.throttle = SharedThrottle(4, sleep=http.sleep)
+    client = CspClient(csp_fakes.options(token_cache_path=str(cache)), http=http)
+    store = client.tokens.store = BulkTokenStore(client.tokens.store)
+    discovery = client.tokens.adapter.discovery = memory_discovery(client.tokens.adapter.discovery)
+    want = desired(consent_grants=[{"api": MS_GRAPH, "scopes": ["Directory.Read.All"]}])
+    return BookReader(client, "us", ["NA"], want, tenant_regions=True), store, discovery
+
+
+def test_tenant_region_read_is_msal_discovery_kept_for_later_runs(session, http, book, tmp_path):
+    """One OpenID GET per customer tenant serves both its region and MSAL's authority discovery, and is
+    written once to the persistent discovery cache, so the next process (a role step, a rerun) reads none."""
+    cache = tmp_path / "tokens.json"
+    book_reader, store, discovery = _persistent_reader(http, cache)
+    _partner, customers = book_reader.read()
+    assert {c["tenant_region"] for c in customers} == {"NA"}
+    for tenant in (CUSTOMER, CUSTOMER2, CUSTOMER3):
+        assert session.count("GET", tenant + r"/v2\.0/\.well-known/openid-configuration") == 1
+    store.flush()
+    discovery.flush()
+    before = session.count("GET", r"/openid-configuration")
+    book_reader, _store, _discovery = _persistent_reader(http, cache)
+    _partner, customers = book_reader.read()
+    assert {c["tenant_region"] for c in customers} == {"NA"}
+    assert session.count("GET", r"/openid-configuration") == before
+
+
 def test_only_some_customers(session, http, book):
     _partner, customers = reader(http, only=[CUSTOMER2]).read()
     assert [c["tenant_id"] for c in customers] == [CUSTOMER2]
+
+
+def test_a_few_customers_by_tenant_id_are_read_alone(session, http, book):
+    """An --limit of a few customers reads those customers (record by id, relationships by $filter,
+    delegatedAdminCustomer by id), never the whole book, and finds what the whole-book read finds."""
+    whole = by_tenant(reader(http).read()[1])
+    session.calls.clear()
+    _partner, customers = reader(http, only=[CUSTOMER.upper(), CUSTOMER3]).read()
+    assert sorted(c["tenant_id"] for c in customers) == [CUSTOMER, CUSTOMER3]
+    for found in customers:
+        assert found == whole[found["tenant_id"]]
+    paths = [c.url.split("?")[0] for c in session.calls]
+    assert not [p for p in paths if p.endswith("/v1/customers") or p.endswith("/delegatedAdminRelationships")
+                or p.endswith("/delegatedAdminCustomers")]
+    assert len([p for p in paths if re.search(r"/v1/customers/[0-9a-f-]{36}$", p)]) == 2
+    # by domain: Partner Center's domain search, then the same reads by the tenant id it gives
+    session.calls.clear()
+    _partner, customers = reader(http, only=["C3.example"]).read()
+    assert [c["tenant_id"] for c in customers] == [CUSTOMER3] and customers[0] == whole[CUSTOMER3]
+    searches = [c for c in session.calls if c.url.split("?")[0].endswith("/v1/customers")]
+    assert len(searches) == 1 and "filter" in (searches[0].params or {})
+    assert not [c for c in session.calls if c.url.split("?")[0].endswith("/delegatedAdminRelationships")]
 
 
 def test_plan_without_relationship_and_missing_record():
@@ -212,6 +276,20 @@ def test_plan_blocked_consent_and_assignment_roles():
     actions, steps, state = plan_customer(customer, want, {}, {"GDAP Admins": {"id": GROUP_ID}})
     assert ("access", "update_assignment") in [(a["step"], a["action"]) for a in actions]
     assert state == "consent_blocked" and not steps["relationship"]
+
+
+def test_plan_compares_the_duration_as_the_module_does():
+    """An active relationship whose duration differs is refused by gdap_relationship; the plan says so, so
+    the onboarding role never takes the book's word for it."""
+    customer = {"in_partner_center": True, "relationship": {"id": "r", "status": "active", "duration": "P365D",
+                                                            "role_ids": sorted([CAA, GR]), "auto_extend": "PT0S"},
+                "assignments": [{"group_id": GROUP_ID, "role_ids": sorted([CAA, GR]), "status": "active"}],
+                "consent": {"state": "ok"}, "proof": {"ok": True}}
+    actions, steps, state = plan_customer(customer, desired(duration="P730D"), {}, {"GDAP Admins": {"id": GROUP_ID}})
+    assert [(a["step"], a["action"]) for a in actions] == [("relationship", "update_duration")]
+    assert steps["relationship"] and state == "needs_action"
+    customer["relationship"]["duration"] = "P730D"
+    assert plan_customer(customer, desired(duration="P730D"), {}, {"GDAP Admins": {"id": GROUP_ID}})[2] == "healthy"
 
 
 def test_consent_state_ok_missing_drifted():

@@ -40,6 +40,10 @@ class FakeGdapService:
         self.ids = itertools.count(1)
         self.stale_once = set()  # ids whose next If-Match write answers 412
         self.lose_answers = []  # per POST, in order: None (answer), "drop" or a 5xx; the write happens anyway
+        self.throttle_steps = set()  # indexes of the next $batch's steps answered 429 (not carried out)
+        # Global Administrator removal: "operation" (202 + Location), "operation_unnamed" (202 without Location),
+        # "updated" (200 with the updated relationship) or "updated_empty" (200 without a body)
+        self.ga_removal_answer = "operation"
 
     # helpers -------------------------------------------------------------------------
     def add(self, name, customer=CUSTOMER, roles=(UA, GR), status="created", auto="PT0S", duration="P730D"):
@@ -73,7 +77,12 @@ class FakeGdapService:
             return [dict(op) for op in self.operations.values() if op.get("rid") == rid]
         if path.endswith("/accessAssignments"):
             rid = path.split("/")[-2]
-            return [self._out(a) for a in self.assignments.values() if a["_rel"] == rid]
+            mine = [a for a in self.assignments.values() if a["_rel"] == rid]
+            for a in mine:  # a pending assignment listed once before is active by the next listing
+                if a["status"] == "pending" and a.get("_listed"):
+                    a["status"] = "active"
+                a["_listed"] = True
+            return [self._out(a) for a in mine]
         items = list(self.rels.values())
         flt = (params or {}).get("$filter")
         if flt:
@@ -105,6 +114,28 @@ class FakeGdapService:
         rel["status"] = {"approved": "activating", "activating": "active",
                          "terminationRequested": "terminated"}.get(rel["status"], rel["status"])
         return self._out(rel)
+
+    def batch(self, requests):
+        self.calls.append(("POST", "/$batch", [r["method"] for r in requests]))
+        lost = self.lose_answers.pop(0) if self.lose_answers else None
+        out = {}
+        for index, item in enumerate(requests):
+            if index in self.throttle_steps:  # throttled: not carried out
+                self.throttle_steps.discard(index)
+                out[item["id"]] = {"id": item["id"], "status": 429, "body": {"error": {"code": "TooManyRequests"}}}
+                continue
+            if item.get("fail"):
+                error = {"code": "badRequest", "message": "no"}
+                out[item["id"]] = {"id": item["id"], "status": 400, "body": {"error": error}}
+                continue
+            response = self._request(item["method"], item["url"], item.get("body"), item.get("headers"))
+            self.calls.pop()  # a step of the $batch, not a request of its own
+            out[item["id"]] = {"id": item["id"], "status": response.status, "body": response.json}
+        if lost == "drop":
+            raise CspTransportError("POST /$batch failed after 1 attempt(s): Connection aborted", code="ConnectionError")
+        if lost:
+            raise GraphError("The service is temporarily unavailable.", code="InternalServerError", status=lost)
+        return out
 
     def request(self, method, path, body=None, headers=None, params=None):
         response = self._request(method, path, body, headers)
@@ -150,15 +181,19 @@ class FakeGdapService:
         if method == "DELETE":
             del self.rels[rel["id"]]
             return Response(204)
-        if rel["status"] == "active" and "accessDetails" in body:  # Global Administrator removal: 202
+        if rel["status"] == "active" and "accessDetails" in body and self.ga_removal_answer.startswith("operation"):
             op = "op-%d" % next(self.ids)
             self.operations[op] = {"id": op, "status": "notStarted", "rid": rel["id"],
                                    "operationType": "delegatedAdminRelationshipUpdate",
                                    "roles": [r["roleDefinitionId"] for r in body["accessDetails"]["unifiedRoles"]]}
+            if self.ga_removal_answer == "operation_unnamed":
+                return Response(202)
             return Response(202, None, {"Location": "https://graph.test/v1.0%s/operations/%s" % (path, op)})
         for key, value in body.items():
             rel[key] = value
         rel["_v"] += 1
+        if rel["status"] == "active" and "accessDetails" in body and self.ga_removal_answer == "updated_empty":
+            return Response(200)
         return Response(200, self._out(rel))
 
 
@@ -321,6 +356,56 @@ def test_global_admin_removed_in_place_then_auto_extend(service, client):
     assert after["autoExtendDuration"] == "P180D"
     assert extra["operation"]["status"] == "succeeded"
     # second run: nothing to do
+    service.calls.clear()
+    again = gdap.RelationshipEnsurer(client)
+    again.present(spec(auto_extend="P180D"))
+    assert again.actions == [] and service.writes() == []
+
+
+def test_global_admin_removal_202_operation_delegatedadminrelationshipoperation_md(service, client):
+    """delegatedadminrelationshipoperation.md: the removal runs as a long-running operation, 202 with it in
+    Location; the module follows it and then reads the relationship once."""
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(), wait_timeout=60, interval=1)
+    path = gdap.RELATIONSHIPS + "/" + rid
+    assert [w[:2] for w in service.writes()] == [("PATCH", path)]
+    assert extra["operation"]["status"] == "succeeded" and "/operations/op-" in extra["operation"]["url"]
+    assert after["id"] == rid and set(gdap.relationship_roles(after)) == {UA, GR}
+    assert [c[1] for c in service.calls if c[0] == "GET"][-1] == path
+
+
+def test_global_admin_removal_202_without_location_finds_the_operation(service, client):
+    """A 202 whose Location is missing: the relationship's operations listing (delegatedadminrelationship-list-
+    operations.md) names the running operation, which is followed instead of guessing it is done."""
+    service.ga_removal_answer = "operation_unnamed"
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(), wait_timeout=60, interval=1)
+    assert [w[0] for w in service.writes()] == ["PATCH"]
+    assert extra["operation"]["status"] == "succeeded"
+    assert after["id"] == rid and set(gdap.relationship_roles(after)) == {UA, GR}
+
+
+@pytest.mark.parametrize("answer", ["updated", "updated_empty"])
+def test_global_admin_removal_200_delegatedadminrelationship_update_md(service, client, answer):
+    """delegatedadminrelationship-update.md, Response: "200 OK ... and an updated delegatedAdminRelationship
+    object in the response body". No operation to follow; the answer is the relationship (read once when the
+    body is empty), and auto_extend is patched with the ETag it carries."""
+    service.ga_removal_answer = answer
+    rid = service.add("rel", status="active", roles=(UA, GR, GA))
+    ensurer = gdap.RelationshipEnsurer(client)
+    before, after, extra = ensurer.present(spec(auto_extend="P180D"), wait_timeout=60, interval=1)
+    path = gdap.RELATIONSHIPS + "/" + rid
+    assert ensurer.actions == ["removeGlobalAdministrator", "update"]
+    assert service.writes() == [("PATCH", path, {"accessDetails": gdap.unified_roles([UA, GR])}),
+                                ("PATCH", path, {"autoExtendDuration": "P180D"})]
+    assert "operation" not in extra
+    assert not [c for c in service.calls if "/operations/" in c[1]]  # no operation followed
+    gets_after_patch = [c for c in service.calls[service.calls.index(service.writes()[0]):] if c[0] == "GET"]
+    assert len(gets_after_patch) == (0 if answer == "updated" else 1)
+    assert after["id"] == rid and set(gdap.relationship_roles(after)) == {UA, GR}
+    assert after["autoExtendDuration"] == "P180D"
     service.calls.clear()
     again = gdap.RelationshipEnsurer(client)
     again.present(spec(auto_extend="P180D"))
@@ -555,3 +640,90 @@ def test_resolve_group_uses_the_one_directory_rule():
     with pytest.raises(CspError) as info:
         gdap.resolve_group(graph, "GDAP Helpdesk")
     assert info.value.code == "AmbiguousGroup"
+
+
+# --- several groups on one relationship (AssignmentSetEnsurer) ---------------------------------------
+GROUP2 = "12000000-0000-4000-8000-000000010005"
+
+
+def reads_of(service, suffix):
+    return [c for c in service.calls if c[0] == "GET" and c[1].endswith(suffix)]
+
+
+def test_assignment_set_creates_in_one_batch_and_waits_by_listing(service, client):
+    rel = active_rel(service)
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA, GR]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [["create"], ["create"]]
+    assert all(r[2] and r[1]["status"] == "active" for r in rows)
+    assert list(service.writes()) == [("POST", "/$batch", ["POST", "POST"])]
+    # one read before the writes, then the wait lists them (pending, then active): no per-assignment GET
+    assert len(reads_of(service, "/accessAssignments")) == 3
+    assert not [c for c in service.calls if c[0] == "GET" and "/accessAssignments/" in c[1]]
+    # rerun: one listing, no write
+    service.calls.clear()
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA, GR]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [[], []] and service.writes() == []
+    assert len(service.calls) == 1
+
+
+def test_assignment_set_check_mode_sends_no_write(service, client):
+    rel = active_rel(service)
+    rows = gdap.AssignmentSetEnsurer(client, check_mode=True).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [["create"], ["create"]] and service.writes() == []
+    assert [r[:3] for r in rows] == [(None, None, True), (None, None, True)]
+
+
+def test_assignment_set_updates_one_and_creates_other(service, client):
+    rel = active_rel(service)
+    gdap.AssignmentEnsurer(client, interval=1).present(rel, GROUP, [UA])
+    service.calls.clear()
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA, GR]), (GROUP2, [HA])])
+    assert [r[3] for r in rows] == [["update"], ["create"]]
+    assert set(gdap.relationship_roles(rows[0][1])) == {UA, GR} and rows[0][2]
+    assert rows[1][1]["status"] == "active"
+    assert [c[0] for c in service.writes()] == ["PATCH", "POST"]
+
+
+def test_assignment_set_lost_batch_answer_found_by_listing(service, client):
+    rel = active_rel(service)
+    service.lose_answers = ["drop"]
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert client.lost_answers == 1 and len(service.assignments) == 2
+    assert all(r[2] for r in rows)
+
+
+def test_assignment_set_lost_answer_of_a_partly_throttled_batch(service, client):
+    """The batch's answer is lost (500) after one step was throttled: the listing finds one assignment, the
+    other is sent once more, and both exist once."""
+    rel = active_rel(service)
+    service.lose_answers = [500]
+    service.throttle_steps = {1}
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert client.lost_answers == 1 and len(service.assignments) == 2
+    assert all(r[2] and r[1]["status"] == "active" for r in rows)
+    assert [c[2] for c in service.writes()] == [["POST", "POST"], ["POST"]]
+
+
+def test_assignment_set_failed_step_raises_graph_error(service, client, monkeypatch):
+    rel = active_rel(service)
+    original = service.batch
+    monkeypatch.setattr(service, "batch", lambda reqs: original([dict(reqs[0], fail=True)] + reqs[1:]))
+    with pytest.raises(GraphError) as info:
+        gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert info.value.code == "badRequest"
+
+
+def test_assignment_set_needs_active_relationship(service, client):
+    rid = service.add("rel", status="approvalPending")
+    with pytest.raises(CspError, match="approved") as info:
+        gdap.AssignmentSetEnsurer(client).present(service._out(service.rels[rid]), [(GROUP, [UA]), (GROUP2, [HA])])
+    assert info.value.code == "RelationshipNotActive" and service.writes() == []
+
+
+def test_assignment_set_absent(service, client):
+    rel = active_rel(service)
+    gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).absent(rel, [GROUP, GROUP2])
+    assert [r[3] for r in rows] == [["delete"], ["delete"]]
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).absent(rel, [GROUP, GROUP2])
+    assert [r[3] for r in rows] == [[], []]

@@ -2,6 +2,8 @@
 any request, results and Microsoft's errors through the whole stack (fake transport, fake identity platform)."""
 
 
+from urllib.parse import unquote
+
 import pytest
 
 from ansible_collections.cloudpartner.csp.plugins.modules import (
@@ -157,3 +159,96 @@ def test_relationship_info_bad_input_sends_nothing(fake_http, capsys, args, code
 def test_customer_bad_billing_sends_nothing(fake_http, capsys, billing, code):
     rc, result = run(customer, dict(domain="contoso", company_name="Contoso", billing=billing), capsys)
     assert rc == 1 and result["error"]["code"] == code and fake_http.calls == []
+
+
+# --- gdap_access_assignment with assignments: several groups in one run ---------------------------
+REL_ID = "40000000-0000-4000-8000-000000000002-" + CUSTOMER
+GROUPS = {"GDAP Admins": "12000000-0000-4000-8000-000000010003", "GDAP Helpdesk": "12000000-0000-4000-8000-000000010004"}
+SET_ARGS = dict(relationship=REL_ID, wait_interval=1, assignments=[
+    {"group": "GDAP Admins", "roles": ["User Administrator", "Global Reader"]},
+    {"group": "GDAP Helpdesk", "roles": ["Helpdesk Administrator"]}])
+
+
+def _assignment_world(fake_http, existing=()):
+    """An active relationship, the two groups, and an assignment list that $batch POSTs add to."""
+    roles = ["fe930be7-5e62-47db-91af-98c3a49a38b1", "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+             "729827e3-9c14-49f7-bb1b-9608f156bbb8"]
+    rel = {"id": REL_ID, "displayName": "us-c-standard", "status": "active", "customer": {"tenantId": CUSTOMER},
+           "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in roles]}, "@odata.etag": 'W/"1"'}
+    listed = [dict(a) for a in existing]
+    fake_http.route("GET", RELS + "/[^/]+$", lambda call: FakeRaw(200, rel))
+    fake_http.route("GET", RELS + "/[^/]+/accessAssignments$", lambda call: FakeRaw(200, {"value": listed}))
+
+    def batch(call):
+        responses = []
+        for item in call.json["requests"]:
+            if item["method"] == "GET":  # the groups by name
+                name = unquote(item["url"]).split("displayName eq '", 1)[1].split("'", 1)[0]
+                responses.append({"id": item["id"], "status": 200, "body": {"value": [
+                    {"id": GROUPS[name], "displayName": name, "securityEnabled": True}] if name in GROUPS else []}})
+            else:
+                made = dict(item["body"], id="aa-%d" % (len(listed) + 1), status="active")
+                listed.append(made)
+                responses.append({"id": item["id"], "status": 201, "body": made})
+        return FakeRaw(200, {"responses": responses})
+    fake_http.route("POST", r"/v1\.0/\$batch$", batch)
+    return listed
+
+
+def test_assignment_set_creates_both_in_one_run(fake_http, idp, capsys):
+    listed = _assignment_world(fake_http)
+    rc, result = run(gdap_access_assignment, SET_ARGS, capsys)
+    assert rc == 0, result
+    assert result["changed"] and result["completed"]
+    assert result["actions"] == ["GDAP Admins: create", "GDAP Helpdesk: create"]
+    assert [(a["group"], a["changed"], a["status"]) for a in result["assignments"]] == [
+        ("GDAP Admins", True, "active"), ("GDAP Helpdesk", True, "active")]
+    assert len(listed) == 2
+    graph = [c for c in fake_http.calls if "/v1.0/" in c.url]
+    # the relationship, the groups ($batch), the assignments, the creates ($batch): four requests
+    assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in graph] == [
+        ("GET", REL_ID), ("POST", "$batch"), ("GET", "accessAssignments"), ("POST", "$batch")]
+
+
+def test_assignment_set_rerun_writes_nothing(fake_http, idp, capsys):
+    _assignment_world(fake_http)
+    run(gdap_access_assignment, SET_ARGS, capsys)
+    fake_http.calls.clear()
+    rc, result = run(gdap_access_assignment, SET_ARGS, capsys)
+    assert rc == 0 and not result["changed"] and result["actions"] == [] and result["completed"]
+    assert [c.method for c in fake_http.calls if "/v1.0/" in c.url] == ["GET", "POST", "GET"]  # the $batch reads
+
+
+def test_assignment_set_check_mode_and_diff(fake_http, idp, capsys):
+    listed = _assignment_world(fake_http)
+    rc, result = csp_fakes.run_module(gdap_access_assignment, dict(CONNECTION, **SET_ARGS), capsys, check_mode=True,
+                                      diff=True)
+    assert rc == 0 and result["changed"] and listed == []
+    assert [a["status"] for a in result["assignments"]] == ["pending", "pending"]
+    assert result["diff"]["before"] == {"assignments": [{}, {}]}
+    assert [a["group"] for a in result["diff"]["after"]["assignments"]] == ["GDAP Admins", "GDAP Helpdesk"]
+
+
+def test_assignment_set_names_the_missing_group(fake_http, idp, capsys):
+    listed = _assignment_world(fake_http)
+    args = dict(SET_ARGS, assignments=SET_ARGS["assignments"] + [{"group": "No Such Group", "roles": ["Global Reader"]}])
+    rc, result = run(gdap_access_assignment, args, capsys)
+    assert rc == 1 and result["error"]["code"] == "GroupNotFound"
+    assert result["error"]["details"]["item"] == "No Such Group" and listed == []
+
+
+@pytest.mark.parametrize("args,code", [
+    (dict(SET_ARGS, assignments=[{"group": "A", "roles": ["Nope"]}]), "UnknownRole"),
+    (dict(SET_ARGS, assignments=[{"group": "A", "roles": ["Global Reader"]}, {"group": "a", "roles": ["Global Reader"]}]),
+     "InvalidOption"),
+    (dict(SET_ARGS, assignments=[{"group": "A", "roles": []}]), "InvalidRoles"),
+    (dict(SET_ARGS, assignments=[]), "InvalidOption"),
+])
+def test_assignment_set_bad_input_sends_nothing(fake_http, capsys, args, code):
+    rc, result = run(gdap_access_assignment, args, capsys)
+    assert rc == 1 and result["error"]["code"] == code and fake_http.calls == []
+
+
+def test_assignment_group_and_assignments_exclusive(fake_http, capsys):
+    rc, result = run(gdap_access_assignment, dict(SET_ARGS, group="GDAP Admins"), capsys)
+    assert rc == 1 and "mutually exclusive" in result["msg"] and fake_http.calls == []
