@@ -231,6 +231,8 @@ def ansible_env(emulator, work, token_cache="token_cache"):
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(BUILD), "ANSIBLE_STRATEGY": "free",
                 "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
                 "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+                # unbuffered: a run stopped by --timeout still shows every task result it had
+                "PYTHONUNBUFFERED": "1",
                 "PATH": "%s:%s" % (BIN, env.get("PATH", ""))})
     return env
 
