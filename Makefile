@@ -100,7 +100,7 @@ integration: venv ## Integration targets against a fresh emulator (no Docker)
 
 test: venv ## Everything CI runs: lint, sanity, units, emulator tests, integration; ends with "N passed, N failed"
 	$(BIN)/python scripts/run_tests.py lint sanity units emulator-tests sam-tests awx-artifacts integration \
-	  units-2.16 integration-2.16
+	  units-2.16 integration-2.16 sanity-2.16
 
 # The same steps on ansible-core 2.16 in their own virtual environment (.venv-2.16).
 units-2.16: ## Unit tests on ansible-core 2.16
