@@ -13,7 +13,8 @@ partner tenants, with the emulator answering every HTTP request after a fixed la
   imports      the import time of each module of the collection (a fresh interpreter per module).
 
     python benchmarks/onboard_scale.py --customers 100 [--customers 1000] [--fleet-customers 5000]
-        [--latency-ms 20] [--forks 25] [--no-rerun] [--skip-onboard] [--skip-fleet] [--skip-imports]
+        [--latency-ms 20] [--forks 25] [--onboarded FRACTION] [--timeout SECONDS] [--no-rerun]
+        [--skip-onboard] [--skip-fleet] [--skip-imports]
 
 Run it from a clone after `make venv`; it mirrors the collection into .build (scripts/sync_collection.py)
 and starts its own emulator on free ports. Requests are counted from the emulator's request log: the
@@ -164,6 +165,11 @@ _TASK = re.compile(r"^TASK \[(.*)\] \*+$")
 _RESULT = re.compile(r"^(ok|changed|skipping|failed|fatal): \[")
 
 
+def task_results(log_path):
+    """How many task results (per host, skipped ones included) the playbook's output shows."""
+    return sum(1 for line in Path(log_path).read_text(errors="replace").splitlines() if _RESULT.match(line))
+
+
 def task_breakdown(log_path, customers, top=40):
     """Per task name, results per customer that were not skipped (from the playbook's default output)."""
     counts = Counter()
@@ -180,20 +186,34 @@ def task_breakdown(log_path, customers, top=40):
     return [(k, round(v / per, 2)) for k, v in counts.most_common(top)]
 
 
-def run_measured(cmd, env, cwd, log_path):
-    """Run ``cmd``; wall seconds, CPU seconds (user+sys) of its whole process tree, peak RSS (MB)."""
+def run_measured(cmd, env, cwd, log_path, timeout=0):
+    """Run ``cmd``; wall seconds, CPU seconds (user+sys) of its whole process tree, peak RSS (MB).
+
+    With ``timeout`` (seconds), a run still going then is stopped (its whole process group) and rc is -1.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     with open(log_path, "wb") as log:
-        rc = subprocess.call(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,  # noqa: SIM115
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout or None)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 15)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+            rc = -1
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return rc, wall, cpu, after.ru_maxrss / 1024.0
 
 
-def start_world(work, customers, latency_ms, name):
-    world = build_world(customers=customers, users=customers * 2)
+def start_world(work, customers, latency_ms, name, onboarded=0.0):
+    world = build_world(customers=customers, users=customers * 2, onboarded=onboarded)
     world["settings"].update({"gdap_auto_approve_after": 0, "gdap_activation_delay": 1,
                               "request_log_limit": 0})
     world_path = work / ("%s.json" % name)
@@ -205,12 +225,14 @@ def start_world(work, customers, latency_ms, name):
     return emulator
 
 
-def ansible_env(emulator, work):
+def ansible_env(emulator, work, token_cache="token_cache"):
     env = dict(os.environ)
-    env.update(emulator.env(work / "token_cache"))
+    env.update(emulator.env(work / token_cache))
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(BUILD), "ANSIBLE_STRATEGY": "free",
                 "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
                 "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+                # unbuffered: a run stopped by --timeout still shows every task result it had
+                "PYTHONUNBUFFERED": "1",
                 "PATH": "%s:%s" % (BIN, env.get("PATH", ""))})
     return env
 
@@ -267,10 +289,11 @@ def module_cpu(log, customers):
 
 
 def onboard(customers, args, work):
-    emulator = start_world(work, customers, args.latency_ms, "onboard-%d" % customers)
+    emulator = start_world(work, customers, args.latency_ms, "onboard-%d" % customers, args.onboarded)
     try:
         inventory, variables = write_inputs(work)
-        env = ansible_env(emulator, work)
+        # a cold token cache per world size: the first run is the daily job's
+        env = ansible_env(emulator, work, "token_cache-%d" % customers)
         rows = []
         runs = ["first", "rerun"] if args.rerun else ["first"]
         for run in runs:
@@ -281,7 +304,8 @@ def onboard(customers, args, work):
                    "-e", "@%s" % variables, "-e", "ansible_python_interpreter=%s" % interpreter,
                    "-e", "onboard_report_dir=%s" % (work / ("report-%d-%s" % (customers, run))),
                    str(ROOT / "playbooks" / "onboard_customers.yml")]
-            rc, wall, cpu, _rss = run_measured(cmd, env, str(work), work / ("onboard-%d-%s.log" % (customers, run)))
+            log_path = work / ("onboard-%d-%s.log" % (customers, run))
+            rc, wall, cpu, _rss = run_measured(cmd, env, str(work), log_path, args.timeout)
             entries = emulator.requests_since(mark)
             figures = request_figures(entries, customers)
             (work / ("requests-%d-%s.json" % (customers, run))).write_text(json.dumps(entries))
@@ -290,6 +314,9 @@ def onboard(customers, args, work):
                 figures["tasks"] = task_breakdown(work / ("onboard-%d-%s.log" % (customers, run)), customers)
                 figures["module_cpu"] = module_cpu(cpu_log, customers)
             summary = _report_summary(work / ("report-%d-%s" % (customers, run)) / "report.json")
+            results = task_results(log_path)
+            figures["task_results"] = results
+            figures["task_results_per_s"] = round(results / wall, 1) if wall else 0.0
             rows.append((run, rc, wall, cpu, figures, summary))
         return rows
     finally:
@@ -349,6 +376,11 @@ def main(argv=None):
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--no-rerun", dest="rerun", action="store_false")
+    parser.add_argument("--onboarded", type=float, default=0.0, metavar="FRACTION",
+                        help="share of the onboarding world's customers already onboarded (0..1): with 1, the first "
+                             "run is the daily job over a book with nothing to change, without a first onboarding")
+    parser.add_argument("--timeout", type=float, default=0, metavar="SECONDS",
+                        help="stop an onboarding run after this long and print how far it got (0: no limit)")
     parser.add_argument("--skip-onboard", action="store_true")
     parser.add_argument("--skip-fleet", action="store_true")
     parser.add_argument("--skip-imports", action="store_true")
@@ -356,6 +388,8 @@ def main(argv=None):
                         help="also print requests per customer by endpoint and task results per customer")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, reports)")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.onboarded <= 1.0:
+        parser.error("--onboarded must be between 0 and 1")
     sizes = args.customers or [100]
     if not PYTHON.exists():
         raise SystemExit("run `make venv` first")
@@ -380,6 +414,9 @@ def main(argv=None):
                               figures["by_service_per_customer"], figures["token_posts_per_customer"],
                               figures["discovery_gets_per_customer"], figures["batch_steps_per_customer"],
                               figures["writes"], summary), flush=True)
+                    print("    task results (host x task, skipped included) %d, %.1f per second%s" % (
+                        figures["task_results"], figures["task_results_per_s"],
+                        "  (stopped after --timeout)" if rc == -1 else ""), flush=True)
                     if args.breakdown:
                         print("    requests per customer by endpoint (network):")
                         for name, value in figures["endpoints"][0]:

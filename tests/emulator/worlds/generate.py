@@ -86,8 +86,22 @@ def _partner(key: str, number: int, region: str, display: str) -> dict:
     }
 
 
-def build_world(customers: int = 5000, users: int = 100_000, seed: int = 7) -> dict:
-    """A world dict with ``customers`` customer tenants sharing ``users`` users between them."""
+def _onboarded(n: int, share: float) -> bool:
+    """Whether customer ``n`` is one of the ``share`` already onboarded (spread evenly, no random draw)."""
+    return int(n * share) > int((n - 1) * share)
+
+
+def build_world(customers: int = 5000, users: int = 100_000, seed: int = 7, onboarded: float = 0.0) -> dict:
+    """A world dict with ``customers`` customer tenants sharing ``users`` users between them.
+
+    ``onboarded`` (0..1): that share of the customers is already onboarded as the onboarding role's
+    ``standard`` template wants it: an active relationship with its name, roles and duration, both access
+    assignments, and the consent of everything the partner tenant's app registration requires (delegated
+    scopes and app roles). The other customers and the random draws are the same as without it; a chosen
+    customer in a region no partner tenant serves still ends ``NoPartnerTenantForRegion``.
+    """
+    if not 0.0 <= onboarded <= 1.0:
+        raise ValueError("onboarded must be between 0 and 1")
     rng = random.Random(seed)
     partners = {key: _partner(key, number, region, display) for key, number, region, display in PARTNERS}
     app_ids = {key: p["applications"][0]["appId"] for key, p in partners.items()}
@@ -132,12 +146,30 @@ def build_world(customers: int = 5000, users: int = 100_000, seed: int = 7) -> d
                         {"api": GRAPH, "scopes": ["Directory.Read.All", "Group.ReadWrite.All"]},
                         {"api": PARTNER_CENTER, "scopes": ["user_impersonation"]}]}]
             partner["gdap_relationships"].append(rel)
+        if _onboarded(n, onboarded):
+            _onboard(partner, tenant, n, key)
         tenants.append(tenant)
     return {
         "settings": {"propagation_delay": 180, "existing_consent": "conflict"},
         "partner_tenants": list(partners.values()),
         "customer_tenants": tenants,
     }
+
+
+def _onboard(partner: dict, tenant: dict, n: int, key: str) -> None:
+    """Make one generated customer onboarded as the role's ``standard`` template wants it."""
+    rel_id = f"40000000-0000-4000-8000-{n:012d}-{customer_id(n)}"
+    rels = [r for r in partner["gdap_relationships"] if r["id"] != rel_id]
+    rels.append({"id": rel_id, "displayName": f"{partner['key']}-{key}-standard", "customer": key,
+                 "roles": ADMIN_ROLES + HELPDESK_ROLES, "duration": "P730D", "status": "active",
+                 "created_days_ago": 30,
+                 "access_assignments": [{"group": "GDAP Admins", "roles": ADMIN_ROLES},
+                                        {"group": "GDAP Helpdesk", "roles": HELPDESK_ROLES}]})
+    partner["gdap_relationships"] = rels
+    app = partner["applications"][0]
+    tenant["application_consents"] = [{"app": app["appId"], "grants": [
+        {"api": api["resourceAppId"], "scopes": [a["id"] for a in api["resourceAccess"]]}
+        for api in app["requiredResourceAccess"]]}]
 
 
 def write_world(world: dict, path: str) -> None:
@@ -158,11 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--users", type=int, default=100_000, help="users over all customer tenants")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--onboarded", type=float, default=0.0, metavar="FRACTION",
+                        help="share of the customers already onboarded as the role's standard template wants (0..1)")
     parser.add_argument("-o", "--output", default="-", help="file (.json or .yaml); - for standard output")
     args = parser.parse_args(argv)
     if args.customers < 0 or args.users < 0 or args.customers > 999_999 or args.users > 99_999_999:
         parser.error("--customers must be 0..999999 and --users 0..99999999")
-    world = build_world(args.customers, args.users, args.seed)
+    if not 0.0 <= args.onboarded <= 1.0:
+        parser.error("--onboarded must be between 0 and 1")
+    world = build_world(args.customers, args.users, args.seed, args.onboarded)
     if args.output == "-":
         json.dump(world, sys.stdout, separators=(",", ":"))
     else:
