@@ -337,19 +337,24 @@ class GdapClient:
         body = {"accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
                 "accessDetails": unified_roles(role_ids)}
 
+        def send():
+            return _strip(self.graph.request("POST", self._assignments(relationship_id), body=body).json)
+
         def made():
             for assignment in self.list_assignments(relationship_id):
                 container = str((assignment.get("accessContainer") or {}).get("accessContainerId") or "").lower()
                 if container == group_id.lower() and assignment.get("status") not in ("deleting", "deleted"):
                     return assignment
-            return None
-        return self._confirmed(lambda: _strip(self.graph.request(
-            "POST", self._assignments(relationship_id), body=body).json), made)
+            # not listed: the write was not carried out (a connection dropped before the service acted), so it
+            # is sent once more; the service refuses a second assignment for the same group, so no duplicate
+            return send()
+        return self._confirmed(send, made)
 
     def create_assignments(self, relationship_id, wanted, again=True):
         """Create several assignments (``[(group_id, role_ids)]``) through ``$batch``; returns the created
-        objects in order. A lost answer is looked for as ``create_assignment`` does. A step the service
-        throttled in that batch was not carried out: the ones not found are sent once more (``again``)."""
+        objects in order. A lost answer is looked for as ``create_assignment`` does: the ones not listed
+        (a step the service throttled, or a batch whose connection dropped before the service acted) are
+        sent once more (``again``)."""
         path = self._assignments(relationship_id)
         requests = [{"id": str(n), "method": "POST", "url": path,
                      "body": {"accessContainer": {"accessContainerId": group_id, "accessContainerType": "securityGroup"},
@@ -374,7 +379,7 @@ class GdapClient:
                     live.setdefault(container, assignment)
             found = [live.get(group_id.lower()) for group_id, _roles in wanted]
             missing = [n for n, item in enumerate(found) if item is None]
-            if missing and again and len(missing) < len(wanted):
+            if missing and again:
                 for n, item in enumerate(self.create_assignments(relationship_id, [wanted[m] for m in missing],
                                                                  again=False)):
                     found[missing[n]] = item
@@ -399,7 +404,8 @@ class GdapClient:
         is lost, a dropped connection or a 500/502/504 from a gateway that gave up while the service
         went on, ``made()`` looks for what the write would have made: found, that is the result (no
         second write, so no duplicate and no "already exists" failure); not found, the error stands
-        and a rerun tries again."""
+        and a rerun tries again, unless ``made()`` sends the write once more itself (only where the
+        service refuses a second one: an access assignment for the same group)."""
         try:
             return send()
         except (CspTransportError, GraphError) as err:

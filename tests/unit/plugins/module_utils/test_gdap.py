@@ -704,6 +704,46 @@ def test_assignment_set_lost_answer_of_a_partly_throttled_batch(service, client)
     assert [c[2] for c in service.writes()] == [["POST", "POST"], ["POST"]]
 
 
+def test_assignment_set_batch_dropped_before_the_service_acted_is_sent_once_more(service, client, monkeypatch):
+    """The connection of the $batch dropped before the service acted: the listing finds none of the
+    assignments, so the batch is sent once more (a second assignment for a group would be refused, so this
+    cannot duplicate), and both exist once."""
+    rel = active_rel(service)
+    original = service.batch
+    dropped = []
+
+    def drop_first(requests):
+        if not dropped:
+            dropped.append(True)
+            service.calls.append(("POST", "/$batch", [r["method"] for r in requests]))
+            raise CspTransportError("POST /$batch failed after 1 attempt(s): Connection aborted", code="ConnectionError")
+        return original(requests)
+    monkeypatch.setattr(service, "batch", drop_first)
+    rows = gdap.AssignmentSetEnsurer(client, interval=1).present(rel, [(GROUP, [UA]), (GROUP2, [HA])])
+    assert client.lost_answers == 1 and len(service.assignments) == 2
+    assert all(r[2] and r[1]["status"] == "active" for r in rows)
+    assert [c[2] for c in service.writes()] == [["POST", "POST"], ["POST", "POST"]]
+
+
+def test_assignment_post_dropped_before_the_service_acted_is_sent_once_more(service, client):
+    rel = active_rel(service)
+    service.lose_answers = ["drop"]
+    original = service._request
+    refused = []
+
+    def refuse_first(method, path, body=None, headers=None):  # the connection died before the service acted
+        if method == "POST" and not refused:
+            refused.append(True)
+            service.calls.append((method, path, body))
+            return Response(201, {})
+        return original(method, path, body, headers)
+
+    service._request = refuse_first
+    before, after, reached = gdap.AssignmentEnsurer(client, interval=1).present(rel, GROUP, [UA])
+    assert reached and after["status"] == "active" and len(service.assignments) == 1
+    assert len([c for c in service.writes() if c[0] == "POST"]) == 2
+
+
 def test_assignment_set_failed_step_raises_graph_error(service, client, monkeypatch):
     rel = active_rel(service)
     original = service.batch
