@@ -94,7 +94,7 @@ options:
         replaced, as with O(cloudpartner.csp.graph_request#module:fresh_token=true).
       - Only with O(state=present).
       - A proof that fails (token refused, Graph error) fails the task with Microsoft's error in RV(error);
-        the result still has RV(changed), RV(actions) and RV(grants) of the consent, and RV(proof) has
+        the result still has C(changed), RV(actions) and RV(grants) of the consent, and RV(proof) has
         C(path) and C(failed=true).
     type: dict
     suboptions:
@@ -168,7 +168,7 @@ grants:
 actions:
   description:
     - Partner Center writes done (or, in check mode, that would be done) in order, C(delete) and/or C(create).
-    - On failure, the writes done before it (RV(changed) is true when there are any).
+    - On failure, the writes done before it (C(changed) is true when there are any).
   returned: always
   type: list
   elements: str
@@ -195,7 +195,7 @@ proof:
   description:
     - The proof of access (O(proof)); V(null) in check mode when the consent would change.
     - When the proof failed, C(path) and C(failed=true) only; Microsoft's error is in RV(error), and
-      RV(changed) and RV(actions) still say what was done to the consent before.
+      C(changed) and RV(actions) still say what was done to the consent before.
   returned: when O(proof) is set and the consent is in place (also when the proof failed)
   type: dict
   contains:
