@@ -23,9 +23,9 @@ class CspClient:
             self._tokens = TokenProvider(self.options, self.http)
         return self._tokens
 
-    def graph(self, tenant=None, api_version="v1.0", fresh_token=False):
+    def graph(self, tenant=None, api_version="v1.0", fresh_token=False, grant=None):
         return GraphClient(self.http, self.tokens, tenant=tenant, endpoint=self.options.graph_endpoint,
-                           api_version=api_version, fresh_token=fresh_token)
+                           api_version=api_version, fresh_token=fresh_token, grant=grant)
 
     def partner_center(self, grant=None):
         """Partner Center client for the partner tenant (the connection's tenant_id)."""

@@ -5,7 +5,8 @@
 What is consented is read from the customer tenant through Graph (the app's service principal and
 its ``oauth2PermissionGrants``), because Partner Center documents no read of consents. Writes go to
 Partner Center: ``POST /customers/{id}/applicationconsents`` and ``DELETE .../{appId}``; different
-scopes are replaced by DELETE then POST, as Microsoft's sample does.
+scopes are replaced by DELETE then POST, as Microsoft's sample does. ``AccessProof`` is the Graph call
+with a new token that proves the consent lets the app into the customer tenant.
 """
 
 import time
@@ -14,6 +15,7 @@ import uuid
 from .errors import CspAuthError, CspError, CspHttpError, CspValidationError
 from .graph import filter_eq, odata_quote
 from .options import is_guid
+from .query import apply_query, compile_query
 
 # Names accepted for ``api`` besides an appId (the appIds of Microsoft's first-party APIs).
 KNOWN_APIS = {
@@ -312,3 +314,30 @@ class ConsentEnsurer:
         if self.consents.delete():
             self.actions.append("delete")
         return current, None
+
+
+class AccessProof:
+    """The proof of access after a consent: one Graph GET in the customer tenant with a new token.
+
+    ``graph`` is the customer tenant's ``GraphClient`` built with ``fresh_token=True``, the path a Graph
+    request with ``fresh_token`` takes: the cached access token for the tenant is bypassed and replaced by
+    a new one, which carries the claims of the consent just given. With ``grant="client_credentials"``
+    the token is the app's own (app-only) instead of the integration user's app + user token.
+    The path and the query are checked here, before any request is sent.
+    """
+
+    def __init__(self, graph, path, query=None):
+        self.graph = graph
+        self.path = path
+        self.url = graph.url(path, name="proof.path")  # refuses foreign hosts and dot segments
+        self.compiled = compile_query(query, name="proof.query")
+
+    def failed(self):
+        """What a result says of a proof that did not answer (the error itself is the module's ``error``)."""
+        return {"path": self.path, "failed": True}
+
+    def run(self):
+        """``{path, result, token_source, request_id}``; ``result`` is the query's value, or the answer's JSON."""
+        response = self.graph.request("GET", self.url)
+        return {"path": self.path, "result": apply_query(self.compiled, response.json),
+                "token_source": self.graph.last_token.token_source, "request_id": response.request_id}

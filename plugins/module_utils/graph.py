@@ -38,10 +38,15 @@ class GraphResponse:
 
 
 class GraphClient:
-    """Graph calls for one tenant with a token from ``token_provider`` (fetched per request, cached)."""
+    """Graph calls for one tenant with a token from ``token_provider`` (fetched per request, cached).
+
+    ``fresh_token``: the first request gets a new token instead of the cached one (which it replaces).
+    ``grant``: ``client_credentials`` for the app's own token although the connection has a refresh token
+    (default: the connection's grant).
+    """
 
     def __init__(self, http, token_provider, tenant=None, endpoint="https://graph.microsoft.com",
-                 api_version="v1.0", fresh_token=False):
+                 api_version="v1.0", fresh_token=False, grant=None):
         if api_version not in API_VERSIONS:
             raise CspValidationError("api_version must be one of %s" % ", ".join(API_VERSIONS),
                                      code="InvalidApiVersion")
@@ -51,6 +56,7 @@ class GraphClient:
         self.endpoint = endpoint.rstrip("/")
         self.api_version = api_version
         self._fresh = fresh_token
+        self.grant = grant
         self.last_token = None
         self.last_response = None
 
@@ -88,7 +94,8 @@ class GraphClient:
 
     # --- requests --------------------------------------------------------------------
     def _token(self, fresh=False):
-        token = self.tokens.get_token(tenant=self.tenant, resource="graph", fresh=fresh or self._fresh)
+        token = self.tokens.get_token(tenant=self.tenant, resource="graph", fresh=fresh or self._fresh,
+                                      grant=self.grant)
         self._fresh = False
         self.last_token = token
         return token

@@ -14,17 +14,17 @@ except ImportError as exc:  # pragma: no cover - sanity's import test runs witho
     JMESPATH_IMPORT_ERROR = exc
 
 
-def compile_query(expression):
-    """Compiled JMESPath expression, None for no query; a bad one is a validation error."""
+def compile_query(expression, name="query"):
+    """Compiled JMESPath expression, None for no query; a bad one is a validation error naming the option."""
     if expression is None or expression == "":
         return None
     if not HAS_JMESPATH:
-        raise CspValidationError("query needs the Python library 'jmespath'", code="MissingLibrary")
+        raise CspValidationError("%s needs the Python library 'jmespath'" % name, code="MissingLibrary")
     try:
         return jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as exc:
         detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        raise CspValidationError("query %r is not a valid JMESPath expression: %s" % (expression, detail),
+        raise CspValidationError("%s %r is not a valid JMESPath expression: %s" % (name, expression, detail),
                                  code="InvalidQuery") from None
 
 

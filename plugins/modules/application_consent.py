@@ -25,6 +25,10 @@ description:
     be read fail with C(ConsentNotVerified). The module never reports an unverified consent as unchanged.
   - After any consent change the customer tenant's cached access tokens are dropped from the token cache, so
     the next call there gets a token with the new permissions.
+  - With O(proof) the module then proves access in the same run with one Graph C(GET) of O(proof.path) in the
+    customer tenant with a new token, as a separate M(cloudpartner.csp.graph_request) with
+    O(cloudpartner.csp.graph_request#module:fresh_token=true) would. It costs the same requests (one token
+    request, one C(GET)) and one module process less.
 author:
   - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
@@ -33,7 +37,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The token check and the reads run; nothing is written.
+    details:
+      - The token check and the reads run; nothing is written.
+      - O(proof) is a read and runs in check mode when the consent is already right. When the consent would
+        change, no proof is made (RV(proof) is V(null)); the proof follows the real run.
   diff_mode:
     support: full
 options:
@@ -80,6 +87,34 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  proof:
+    description:
+      - After the consent is in place (given, replaced, or found already right), prove access with one Graph
+        C(GET) in the customer tenant with a new token; the cached access token for the tenant is not used but
+        replaced, as with O(cloudpartner.csp.graph_request#module:fresh_token=true).
+      - Only with O(state=present).
+      - A proof that fails (token refused, Graph error) fails the task with Microsoft's error in RV(error);
+        the result still has C(changed), RV(actions) and RV(grants) of the consent, and RV(proof) has
+        C(path) and C(failed=true).
+    type: dict
+    suboptions:
+      path:
+        description:
+          - Graph path, as O(cloudpartner.csp.graph_request#module:path) (V(/organization),
+            V(/organization?$select=displayName)). URLs on other hosts are refused before anything is sent.
+        type: str
+        required: true
+      query:
+        description:
+          - JMESPath expression applied to the response JSON; its outcome is C(proof.result). Checked before
+            anything is sent.
+        type: str
+      app_only:
+        description:
+          - Prove with the app's own token (client credentials) in the customer tenant instead of the
+            integration user's app + user token, so that the consent alone must let the app in.
+        type: bool
+        default: false
 notes:
   - Partner Center needs an app + user token (O(refresh_token) of the integration user) whose user holds
     Global, Application or Cloud Application Administrator in the customer (usually through a GDAP access
@@ -106,6 +141,16 @@ EXAMPLES = r"""
     customer_tenant_id: "{{ customer_id }}"
     grants: "{{ app_permissions.consent_grants }}"
 
+- name: Consent and prove access with the app's own token in the same run
+  cloudpartner.csp.application_consent:
+    customer_tenant_id: "{{ customer_id }}"
+    grants: "{{ app_permissions.consent_grants }}"
+    proof:
+      path: /organization
+      query: value[0].displayName
+      app_only: true
+  register: consent  # consent.proof.result is the customer's name
+
 - name: Remove the consent
   cloudpartner.csp.application_consent:
     customer_tenant_id: 30000000-0000-4000-8000-000000000017
@@ -117,11 +162,13 @@ grants:
   description:
     - What is consented after the run (in check mode, what would be).
     - Keys are C(<api name> (<appId>)), values the sorted scopes.
-  returned: always
+  returned: always (on failure, when the consent was in place and the proof failed)
   type: dict
   sample: {"microsoft_graph (00000003-0000-0000-c000-000000000000)": [Directory.Read.All]}
 actions:
-  description: Partner Center writes done (or, in check mode, that would be done) in order, C(delete) and/or C(create).
+  description:
+    - Partner Center writes done (or, in check mode, that would be done) in order, C(delete) and/or C(create).
+    - On failure, the writes done before it (C(changed) is true when there are any).
   returned: always
   type: list
   elements: str
@@ -144,6 +191,33 @@ admin_consent_url:
       configured O(cloud) or O(authority_host).
   returned: always
   type: str
+proof:
+  description:
+    - The proof of access (O(proof)); V(null) in check mode when the consent would change.
+    - When the proof failed, C(path) and C(failed=true) only; Microsoft's error is in RV(error), and
+      C(changed) and RV(actions) still say what was done to the consent before.
+  returned: when O(proof) is set and the consent is in place (also when the proof failed)
+  type: dict
+  contains:
+    path:
+      description: O(proof.path).
+      type: str
+      sample: /organization
+    result:
+      description: The outcome of O(proof.query), or the response JSON without a query.
+      type: raw
+      sample: Margie's Travel
+    token_source:
+      description: Where the token came from, as the C(token_source) of M(cloudpartner.csp.token); always
+        V(identity_provider) (a new token).
+      type: str
+      sample: identity_provider
+    request_id:
+      description: Graph's request id of the proof.
+      type: str
+    failed:
+      description: True when the proof failed.
+      type: bool
 error:
   description:
     - Microsoft's error when the module failed (Partner Center C(code), Graph C(error.code) or C(AADSTS...)).
@@ -156,6 +230,7 @@ error:
 """
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.consent import (
+    AccessProof,
     ConsentClient,
     ConsentEnsurer,
     check_calling_app,
@@ -178,13 +253,32 @@ def argument_spec():
         )),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         verify_timeout=dict(type="int", default=60),
+        proof=dict(type="dict", options=dict(
+            path=dict(type="str", required=True),
+            query=dict(type="str"),
+            app_only=dict(type="bool", default=False),
+        )),
     )
+
+
+def access_proof(client, customer_tenant, params):
+    """The ``AccessProof`` O(proof) asks for (its path and query checked now, before any request), or None."""
+    spec = params["proof"]
+    if spec is None:
+        return None
+    if params["state"] != "present":
+        raise CspValidationError("proof works with state=present only", code="InvalidOption")
+    graph = client.graph(tenant=customer_tenant, fresh_token=True,
+                         grant="client_credentials" if spec["app_only"] else None)
+    return AccessProof(graph, spec["path"], spec["query"])
 
 
 def main():
     module = CspModule(argument_spec=argument_spec(), required_if=[("state", "present", ("grants",))],
                        supports_check_mode=True)
     params = module.params
+    # filled as the run goes, so that a failure still says what was written (and whether the proof failed)
+    result = dict(changed=False, actions=[])
     try:
         desired = normalize_grants(params["grants"]) if params["state"] == "present" else None
         if params["verify_timeout"] < 0:
@@ -195,6 +289,7 @@ def main():
         app_id = app_id.lower()
         customer_tenant = check_tenant(params["customer_tenant_id"], name="customer_tenant_id")
         client = module.client
+        proof = access_proof(client, customer_tenant, params)
         customer = client.tokens.resolve_tenant(customer_tenant)
         # the token Partner Center will get: its appid must be the app being consented
         check_calling_app(client.tokens.get_token(resource="partner_center"), app_id)
@@ -202,19 +297,26 @@ def main():
                                  client.options.authority_host,
                                  on_change=lambda: client.tokens.forget_tenant(customer))
         ensurer = ConsentEnsurer(consents, check_mode=module.check_mode)
+        result["actions"] = ensurer.actions  # the same list: writes done before a failure are reported
         if params["state"] == "present":
             before, after = ensurer.present(desired, params["display_name"], verify_timeout=params["verify_timeout"])
         else:
             before, after = ensurer.absent()
+        result.update(changed=bool(ensurer.actions), grants=grants_view(after), application_id=app_id,
+                      customer_tenant_id=customer, consent_readable=consents.readable,
+                      admin_consent_url=consents.manual_url())
+        if module.diff_mode:
+            result["diff"] = dict(before=grants_view(before), after=grants_view(after))
+        if proof is not None:
+            # a consent check mode only plans cannot be proven: the proof follows the real run
+            result["proof"] = None if module.check_mode and ensurer.actions else proof.failed()
+            if result["proof"] is not None:
+                result["proof"] = proof.run()
     except CspError as err:
-        module.fail_from_error(err)
+        result["changed"] = bool(result["actions"])
+        module.fail_from_error(err, **result)
     for warning in ensurer.warnings:
         module.warn(warning)
-    result = dict(changed=bool(ensurer.actions), actions=ensurer.actions, grants=grants_view(after),
-                  application_id=app_id, customer_tenant_id=customer, consent_readable=consents.readable,
-                  admin_consent_url=consents.manual_url())
-    if module.diff_mode:
-        result["diff"] = dict(before=grants_view(before), after=grants_view(after))
     module.exit_json(**result)
 
 
