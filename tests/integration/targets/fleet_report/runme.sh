@@ -77,12 +77,16 @@ check_run() {  # check_run NAME MARK [domain...]: exactly those customers report
   # MARK; without domains every customer reported and the books read; no write
   "$python" - "$config" "$2" "$work/$1/report.json" "${@:3}" <<'PY'
 import json, sys
-from emulator_control import book_reads, config, writes_since
+from emulator_control import book_reads, config, requests_since, writes_since
 cfg, mark, report, wanted = config(sys.argv[1]), int(sys.argv[2]), json.load(open(sys.argv[3])), set(sys.argv[4:])
 domains = {c["domain"] for c in report["customers"]}
 reads = book_reads(cfg, mark)
+wire = [r for r in requests_since(cfg, mark)["requests"] if not r.get("batch_step")]
+print("fleet report %s: %d customers, %d requests, %d whole-book reads" % (sys.argv[3].split("/")[-2], len(domains),
+                                                                          len(wire), reads))
 if wanted:
-    assert domains == wanted, "the report lists %s, not %s" % (sorted(domains), sorted(wanted))
+    assert domains == wanted and len(report["customers"]) == len(wanted), (
+        "the report lists %s, not %s" % ([c["domain"] for c in report["customers"]], sorted(wanted)))
     assert report["summary"]["customers"] == len(report["customers"]), report["summary"]
     assert reads == 0, "a run limited to %s read whole books %d times" % (sorted(wanted), reads)
 else:
