@@ -3,7 +3,8 @@
 # The cloudpartner.csp.onboard_customer role in check mode (ansible-playbook --check: the role reads
 # ansible_check_mode, which a task-level check_mode does not set) for a customer that does not exist yet:
 # it must end `undetermined` at step customer with the reason, plan only the creation, and send no write
-# (the emulator's request log is the witness). See check_new_customer.yml.
+# (the emulator's request log is the witness); and that input the argument spec cannot check fails at step
+# input with InvalidInput before any request. See check_new_customer.yml.
 set -euo pipefail
 
 # shellcheck disable=SC1091
