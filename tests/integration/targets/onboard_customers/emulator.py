@@ -5,7 +5,7 @@ import sys
 import time
 
 import yaml
-from emulator_control import config, control, last_seq, requests_since, writes_since
+from emulator_control import book_reads, config, control, last_seq, requests_since, writes_since
 
 
 def writes_and_refused_consents(cfg, seq, blocked=()):
@@ -90,22 +90,6 @@ def created(cfg, seq):
             customer = keys.get(customer, customer)
             counts["consents"][customer] = counts["consents"].get(customer, 0) + 1
     return counts
-
-
-def book_reads(cfg, seq):
-    """Reads of a partner tenant's whole book since ``seq``: the Partner Center customer list without a
-    filter, the GDAP relationships without ``$filter``, the delegatedAdminCustomers list."""
-    count = 0
-    for r in requests_since(cfg, seq)["requests"]:
-        path, query = r["path"], str(r.get("query") or "")
-        if r["method"] != "GET":
-            continue
-        if (r["service"] == "partner_center" and path == "/v1/customers" and "filter" not in query) or \
-                (r["service"] == "graph" and path.endswith("/tenantRelationships/delegatedAdminRelationships")
-                 and "filter" not in query) or \
-                (r["service"] == "graph" and path.endswith("/tenantRelationships/delegatedAdminCustomers")):
-            count += 1
-    return count
 
 
 def main():

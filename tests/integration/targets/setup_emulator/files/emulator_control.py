@@ -56,6 +56,22 @@ def writes_since(cfg, seq):
             and not r["path"].endswith("/$batch")]
 
 
+def book_reads(cfg, seq):
+    """Reads of a partner tenant's whole book since ``seq``: the Partner Center customer list without a
+    filter, the GDAP relationships without ``$filter``, the delegatedAdminCustomers list."""
+    count = 0
+    for r in requests_since(cfg, seq)["requests"]:
+        path, query = r["path"], str(r.get("query") or "")
+        if r["method"] != "GET":
+            continue
+        if (r["service"] == "partner_center" and path == "/v1/customers" and "filter" not in query) or \
+                (r["service"] == "graph" and path.endswith("/tenantRelationships/delegatedAdminRelationships")
+                 and "filter" not in query) or \
+                (r["service"] == "graph" and path.endswith("/tenantRelationships/delegatedAdminCustomers")):
+            count += 1
+    return count
+
+
 def last_seq(cfg):
     return requests_since(cfg, 999999999)["last_seq"]
 
