@@ -16,7 +16,11 @@ script, sliced as AWX slices (hosts[k-1::N]). Checked:
 3. the same six over 3 slices: each slice reports its own hosts, the same statuses as the one job, and the
    merge playbook over the slices' artifacts (merged as AWX merges a workflow's artifacts) makes one report
    with the one job's customers and statuses;
-4. no secret (client secret, refresh token, access token) in any job event or artifact.
+4. the fleet report job template (docs/awx/project/playbooks/fleet_report.yml, no report directory given):
+   without a Limit it reports the partner tenant by the credential's name and region, every customer of the
+   inventory among its customers, its files under the job's artifacts directory and its summary in set_stats;
+   with a Limit exactly the Limit's customers; a partner tenant it cannot read (a wrong secret) fails the job;
+5. no secret (client secret, refresh token, access token) in any job event or artifact.
 """
 
 import json
@@ -36,6 +40,7 @@ SECRETS = ("demo-us-secret-0001", "demo-us-refresh-token-seed")
 CUSTOMERS = ["customer01.onmicrosoft.com", "customer02.onmicrosoft.com", "customer04.onmicrosoft.com",
              "customer06.onmicrosoft.com", "customer09.onmicrosoft.com", "customer10.onmicrosoft.com"]
 LIMIT = ",".join(CUSTOMERS)
+LIMIT_FLEET = "customer01.onmicrosoft.com,customer02.onmicrosoft.com"
 EXPECTED = {"customer01.onmicrosoft.com": "onboarded", "customer02.onmicrosoft.com": "awaiting_approval",
             "customer04.onmicrosoft.com": "onboarded", "customer06.onmicrosoft.com": "awaiting_approval",
             "customer09.onmicrosoft.com": "onboarded", "customer10.onmicrosoft.com": "failed"}
@@ -48,8 +53,7 @@ def fail(message):
 def job(cfg, work, name, playbook, hosts_data, hosts, limit=None, extravars=None, job_id=1):
     """One AWX job (awx_runner.run_job) with the us partner app's credential; its stats, failed hosts, report."""
     extra = {"onboard_customer_approval_wait": 0,
-             "onboard_integration_user": "integration@contosopartnerus.onmicrosoft.com",
-             "onboard_report_dir": os.path.join(work, name, "artifacts", "onboard_report")}
+             "onboard_integration_user": "integration@contosopartnerus.onmicrosoft.com"}
     extra.update(extravars or {})
     runner, pdd = run_job(cfg, work, name, playbook, PARTNER_US, inventory=hosts_data, hosts=hosts, limit=limit,
                           extravars=extra, job_id=job_id)
@@ -92,6 +96,56 @@ def no_secrets(pdd, name):
                 fail("job %s: a secret is in %s" % (name, os.path.relpath(path, pdd)))
         if "eyJ0eXAi" in text or "eyJhbGci" in text:
             fail("job %s: an access token is in %s" % (name, os.path.relpath(path, pdd)))
+
+
+def fleet_job(cfg, work, name, hosts_data, hosts, limit=None, partner=None, job_id=1):
+    """One "CSP fleet report" job, with no report directory of its own; its runner, stats and report.json."""
+    runner, pdd = run_job(cfg, work, name, "playbooks/fleet_report.yml", partner or PARTNER_US,
+                          inventory=hosts_data, hosts=hosts, limit=limit, job_id=job_id)
+    stats = {}
+    for event in runner.events:
+        if event.get("event") == "playbook_on_stats":
+            stats = event["event_data"].get("artifact_data") or {}
+    report_path = os.path.join(pdd, "artifacts", "fleet_report", "report.json")
+    report = None
+    if os.path.exists(report_path):
+        with open(report_path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    no_secrets(pdd, name)
+    print("awx_jobs: job %s: %s rc %s, report.json under artifacts: %s, partners %s, set_stats %s" % (
+        name, runner.status, runner.rc, report is not None,
+        report and [(p["name"], p["regions"], bool(p.get("error"))) for p in report["partners"]],
+        stats.get("fleet_report")))
+    return runner, stats, report
+
+
+def check_fleet(cfg, work, data, hosts):
+    """4. the fleet report job: the credential's partner tenant, the customers, the artifacts, set_stats."""
+    runner, stats, report = fleet_job(cfg, work, "fleet", data, hosts, job_id=401)
+    if runner.status != "successful" or report is None:
+        fail("job fleet: %s, report.json under artifacts/fleet_report: %s" % (runner.status, report is not None))
+    if [(p["name"], p["regions"], p.get("error")) for p in report["partners"]] != [("us", ["NA"], None)]:
+        fail("job fleet: the partner tenant is not the credential's us (NA): %s" % report["partners"])
+    reported = {c["domain"]: (c["partner"], c["region"]) for c in report["customers"]}
+    if any(reported.get(h) != ("us", "NA") for h in hosts):
+        fail("job fleet: inventory customers missing or not reported as us (NA): %s" % {
+            h: reported.get(h) for h in hosts if reported.get(h) != ("us", "NA")})
+    if (stats.get("fleet_report") or {}).get("customers") != len(report["customers"]):
+        fail("job fleet: set_stats fleet_report is %s" % stats.get("fleet_report"))
+
+    runner, stats, report = fleet_job(cfg, work, "fleet_limit", data, hosts, limit=LIMIT_FLEET, job_id=402)
+    if runner.status != "successful" or report is None or sorted(
+            c["domain"] for c in report["customers"]) != LIMIT_FLEET.split(","):
+        fail("job fleet_limit: %s, customers %s" % (runner.status, report and [
+            c["domain"] for c in report["customers"]]))
+    if (stats.get("fleet_report") or {}).get("customers") != 2:
+        fail("job fleet_limit: set_stats fleet_report is %s" % stats.get("fleet_report"))
+
+    runner, stats, report = fleet_job(cfg, work, "fleet_unreadable", data, hosts, limit=LIMIT_FLEET, job_id=403,
+                                      partner=dict(PARTNER_US, client_secret="not-the-secret"))
+    if runner.status != "failed" or report is None or not report["partners"][0].get("error"):
+        fail("job fleet_unreadable: %s, expected failed with the partner tenant's error in the report" % (
+            runner.status))
 
 
 def statuses(report):
@@ -154,6 +208,9 @@ def main(config_path):
             fail("merge: %s, report %s" % (runner.status, report and statuses(report)))
         if sorted(report["meta"]["job_id"]) != [201, 202, 203]:
             fail("merge: the report does not name the slices' jobs: %s" % report["meta"]["job_id"])
+
+        # 4. the fleet report
+        check_fleet(cfg, work, data, hosts)
         print("awx_jobs: all checks passed")
     except AwxJobError as err:
         fail(str(err))
