@@ -15,7 +15,7 @@ an unregistered certificate's private key), the emulator's control
 token and every access, id and refresh token the emulator issued (GET /_emulator/issued-tokens).
 
 AWX runs the same playbooks through ansible-runner and keeps job events, not Ansible's output: ``awx``
-runs docs/awx/project's onboarding (one customer in a region without partner tenant fails) and renewal
+runs docs/awx/project's onboarding (one customer in a region without partner tenant fails), fleet report and renewal
 (an Ansible Vault store from a refresh token store credential) as AWX jobs (setup_emulator's awx_runner:
 private data dirs laid out as AWX lays them), and the scan reads every job event, stdout, artifact and the
 inventory's host vars of those jobs.
@@ -189,7 +189,7 @@ def awx_partner(key, refresh_token=True):
 
 
 def awx(cfg, work):
-    """The onboarding and renewal job templates as AWX runs them, at verbosity 3, in WORK/awx/<job>."""
+    """The onboarding, fleet report and renewal job templates as AWX runs them, at verbosity 3, in WORK/awx/<job>."""
     from awx_runner import inventory_update, run_job
     with open(os.path.join(work, "canaries.json"), encoding="utf-8") as handle:
         canaries = json.load(handle)
@@ -204,9 +204,12 @@ def awx(cfg, work):
     runner, pdd = run_job(cfg, root, "onboard", "playbooks/onboard_customers.yml", partner, inventory=inventory,
                           hosts=hosts, limit=",".join(AWX_CUSTOMERS), job_id=401, verbosity=3, extravars={
                               "onboard_customer_approval_wait": 0,
-                              "onboard_integration_user": "integration@" + PARTNERS["us"][4],
-                              "onboard_report_dir": os.path.join(root, "onboard", "artifacts", "onboard_report")})
+                              "onboard_integration_user": "integration@" + PARTNERS["us"][4]})
     jobs.append(("onboard", runner, "failed", pdd))
+    # the fleet report over the same customers (its report files under the job's artifacts, its set_stats)
+    runner, pdd = run_job(cfg, root, "fleet", "playbooks/fleet_report.yml", partner, inventory=inventory,
+                          hosts=hosts, limit=",".join(AWX_CUSTOMERS), job_id=403, verbosity=3)
+    jobs.append(("fleet", runner, "successful", pdd))
     # renewal: the refresh token lives in an Ansible Vault store (a "Microsoft CSP refresh token store"
     # credential with the vault password, a canary); the partner app credential holds no refresh token
     store = write(work, "stores/awx.us.refresh_token.vault",
