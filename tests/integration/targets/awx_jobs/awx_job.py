@@ -61,17 +61,8 @@ def job(cfg, work, name, playbook, hosts_data, hosts, limit=None, extravars=None
         empty = sorted(k for k, v in yaml.safe_load(handle).items() if v == "")
     if "CSP_CLOUD" not in empty or "CSP_CLIENT_CERTIFICATE_PATH" not in empty:
         fail("the rendering should leave CSP_CLOUD and CSP_CLIENT_CERTIFICATE_PATH empty: %s" % empty)
-    stats = {}
-    for event in runner.events:
-        if event.get("event") == "playbook_on_stats":
-            stats = event["event_data"].get("artifact_data") or {}
+    stats, report = stats_and_report(runner, pdd, name, "onboard_report")
     failed_hosts = sorted(h for h, n in (runner.stats or {}).get("failures", {}).items() if n)
-    report_path = os.path.join(pdd, "artifacts", "onboard_report", "report.json")
-    report = None
-    if os.path.exists(report_path):
-        with open(report_path, encoding="utf-8") as handle:
-            report = json.load(handle)
-    no_secrets(pdd, name)
     with open(os.path.join(pdd, "artifacts", str(job_id), "stdout"), encoding="utf-8", errors="replace") as handle:
         lines = [line for line in handle.read().splitlines() if "fatal:" in line or "FAILED!" in line
                  or "ERROR" in line]
@@ -80,6 +71,22 @@ def job(cfg, work, name, playbook, hosts_data, hosts, limit=None, extravars=None
     print("awx_jobs: job %s: %s rc %s, failed hosts %s, summary %s" % (name, runner.status, runner.rc, failed_hosts,
                                                                        stats.get("onboard_summary")))
     return runner, stats, failed_hosts, report
+
+
+def stats_and_report(runner, pdd, name, report_dir):
+    """The job's set_stats and its report.json under the job's artifacts (None when it is not there); no secret
+    in what AWX keeps of it."""
+    stats = {}
+    for event in runner.events:
+        if event.get("event") == "playbook_on_stats":
+            stats = event["event_data"].get("artifact_data") or {}
+    report_path = os.path.join(pdd, "artifacts", report_dir, "report.json")
+    report = None
+    if os.path.exists(report_path):
+        with open(report_path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    no_secrets(pdd, name)
+    return stats, report
 
 
 def no_secrets(pdd, name):
@@ -102,16 +109,7 @@ def fleet_job(cfg, work, name, hosts_data, hosts, limit=None, partner=None, job_
     """One "CSP fleet report" job, with no report directory of its own; its runner, stats and report.json."""
     runner, pdd = run_job(cfg, work, name, "playbooks/fleet_report.yml", partner or PARTNER_US,
                           inventory=hosts_data, hosts=hosts, limit=limit, job_id=job_id)
-    stats = {}
-    for event in runner.events:
-        if event.get("event") == "playbook_on_stats":
-            stats = event["event_data"].get("artifact_data") or {}
-    report_path = os.path.join(pdd, "artifacts", "fleet_report", "report.json")
-    report = None
-    if os.path.exists(report_path):
-        with open(report_path, encoding="utf-8") as handle:
-            report = json.load(handle)
-    no_secrets(pdd, name)
+    stats, report = stats_and_report(runner, pdd, name, "fleet_report")
     print("awx_jobs: job %s: %s rc %s, report.json under artifacts: %s, partners %s, set_stats %s" % (
         name, runner.status, runner.rc, report is not None,
         report and [(p["name"], p["regions"], bool(p.get("error"))) for p in report["partners"]],
