@@ -67,21 +67,33 @@ if HAS_MSAL:
                 self.journal.append((credential_type, dict(old_entry),
                                      dict(new_key_value_pairs) if new_key_value_pairs else None))
 
+        def _deserialize(self, state):
+            """Load ``state``; False when it is damaged (the cache then starts empty: it is only a cache).
+            The one parse of the file: at a thousand customers it is megabytes."""
+            try:
+                self.deserialize(state)
+                return True
+            except ValueError:
+                self.deserialize(None)
+                return False
+
         def load(self, state):
-            self.deserialize(state)
+            """Load ``state``; False when it was damaged."""
             self.journal = []
+            return self._deserialize(state)
 
         def rebase(self, state):
-            """Load ``state`` (the newest file) and re-apply this process's changes on top of it."""
+            """Load ``state`` (the newest file) and re-apply this process's changes on top of it.
+            ``(changed, intact)``: whether there were changes to write, and whether ``state`` was readable."""
             journal, self.journal = self.journal, []
-            self.deserialize(state)
+            intact = self._deserialize(state)
             self._replaying = True
             try:
                 for credential_type, old_entry, new_pairs in journal:
                     super().modify(credential_type, old_entry, new_pairs)
             finally:
                 self._replaying = False
-            return bool(journal)
+            return bool(journal), intact
 else:  # pragma: no cover
     JournaledTokenCache = None
 
@@ -206,15 +218,13 @@ class FileTokenStore:
             fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
 
     def _read(self):
-        """(MSAL state, accounts, targets) as on disk."""
+        """(MSAL state text, accounts, targets) as on disk. The state is parsed once, by the cache loading it;
+        a damaged state or index is only a cache: the run starts over rather than fails (see ``_index``)."""
         state = read_text(self.path)
         index_text = read_text(self.accounts_path)
         try:
-            if state:
-                json.loads(state)
             index = json.loads(index_text) if index_text else {}
         except ValueError:
-            # A damaged cache is only a cache: start over rather than fail the run.
             return None, {}, {}
         if not isinstance(index, dict):
             index = {}
@@ -224,7 +234,9 @@ class FileTokenStore:
     def load(self):
         with self._locked(0, exclusive=False):
             state, accounts, targets = self._read()
-        self.cache.load(state)
+        if not self.cache.load(state):
+            # the index names accounts of the damaged state: start over with both
+            accounts, targets = {}, {}
         self.accounts = accounts
         self.targets = targets
 
@@ -233,7 +245,10 @@ class FileTokenStore:
             return
         with self._locked(0, exclusive=True):
             state, accounts, targets = self._read()
-            if self.cache.rebase(state):
+            changed, intact = self.cache.rebase(state)
+            if not intact:
+                accounts, targets = {}, {}
+            if changed or not intact:
                 atomic_write(self.path, self.cache.serialize())
             if self._new_accounts or self._new_targets:
                 # merge into the newest index, like the journal replay, so no writer drops another's entries

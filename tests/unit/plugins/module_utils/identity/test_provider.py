@@ -118,6 +118,34 @@ def test_damaged_cache_file_is_ignored(session, idp, tmp_path):
     assert provider(session, token_cache_path=str(tmp_path)).get_token().token_source == "identity_provider"
 
 
+def test_a_damaged_cache_state_is_a_miss_and_is_written_anew(session, idp, tmp_path):
+    provider(session, token_cache_path=str(tmp_path)).get_token()
+    state, = [p for p in tmp_path.glob("msal-*.json") if not p.name.endswith(".accounts.json")]
+    state.write_text("{not json")
+    assert provider(session, token_cache_path=str(tmp_path)).get_token().token_source == "identity_provider"
+    assert json.loads(state.read_text())["AccessToken"]
+    assert provider(session, token_cache_path=str(tmp_path)).get_token().token_source == "cache"
+
+
+def test_the_cache_file_is_parsed_once_per_read(session, idp, tmp_path, monkeypatch):
+    """A cache at a thousand customers is megabytes: a token read parses it once, a token write once more."""
+    provider(session, token_cache_path=str(tmp_path)).get_token(tenant=CUSTOMER)
+    parses = []
+    real_loads = json.loads
+
+    def counting_loads(text, *args, **kwargs):
+        if '"AccessToken"' in (text if isinstance(text, str) else ""):
+            parses.append(len(text))
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting_loads)
+    assert provider(session, token_cache_path=str(tmp_path)).get_token(tenant=CUSTOMER).token_source == "cache"
+    assert len(parses) == 1
+    parses.clear()
+    assert provider(session, token_cache_path=str(tmp_path)).get_token(tenant=CUSTOMER2).token_source == "identity_provider"
+    assert len(parses) == 2  # the read before the request, and the newest file before the write
+
+
 def test_refresh_token_grant_rotates_and_caches(session, idp):
     tp = provider(session, refresh_token=RT_SEED)
     pc = tp.get_token(resource="partner_center")
