@@ -218,8 +218,8 @@ class FileTokenStore:
             fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
 
     def _read(self):
-        """(MSAL state text, accounts, targets) as on disk. The state is parsed once, by the cache loading it;
-        a damaged state or index is only a cache: the run starts over rather than fails (see ``_index``)."""
+        """(MSAL state text, accounts, targets) as on disk. The state is parsed once, by the cache loading it
+        (``load``, ``save``); a damaged state or index is only a cache: the run starts over rather than fails."""
         state = read_text(self.path)
         index_text = read_text(self.accounts_path)
         try:
