@@ -12,7 +12,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from .directory import Directory
+from .directory import Directory, check_group_ref
 from .errors import CspError, CspTransportError, CspValidationError, GraphError
 from .graph import batch_error, filter_eq
 from .roles import GLOBAL_ADMINISTRATOR, resolve_roles, role_name
@@ -493,19 +493,21 @@ class RelationshipEnsurer:
                                % (spec.display_name, current["id"], have), code="DisplayNameTaken")
         return current, ended
 
+    # each action is listed once it is done (or, in check mode, planned): a failure's result lists the writes made
     def _lock(self, rel):
-        self.actions.append("lockForApproval")
         if self.check_mode:
+            self.actions.append("lockForApproval")
             return dict(rel, status="approvalPending")
         self.gdap.request_action(rel["id"], "lockForApproval")
+        self.actions.append("lockForApproval")
         return self.gdap.get_relationship(rel["id"])
 
     def _create(self, spec):
-        self.actions.append("create")
         if self.check_mode:
-            self.actions.append("lockForApproval")
+            self.actions.extend(["create", "lockForApproval"])
             return None
         rel = self.gdap.create_relationship(spec.create_body())
+        self.actions.append("create")
         return self._lock(rel)
 
     def _patch(self, rel, spec, allowed=None):
@@ -896,3 +898,83 @@ def assignment_view(assignment, group=None):
     if group:
         out["group"] = group.get("displayName")
     return out
+
+
+def check_assignment_set(items, present=True, option="assignments"):
+    """``[(group, role_ids or None)]`` from a list of ``{group, roles}``, checked before any request: each group
+    once, and (``present``) at least one known role each."""
+    out, seen = [], set()
+    for index, item in enumerate(items or [], 1):
+        group = check_group_ref((item or {}).get("group"), option="%s[%d].group" % (option, index))
+        if group.lower() in seen:
+            raise CspValidationError("%s[%d]: group %r is given twice" % (option, index, group), code="InvalidOption")
+        seen.add(group.lower())
+        role_ids = None
+        if present:
+            role_ids = resolve_roles(item.get("roles"), option="%s[%d].roles" % (option, index))
+            if not role_ids:
+                raise CspValidationError("%s[%d] (%s) must name at least one role" % (option, index, group),
+                                         code="InvalidRoles")
+        out.append((group, role_ids))
+    if not out:
+        raise CspValidationError("%s must list at least one group" % option, code="InvalidOption")
+    return out
+
+
+def check_assignment_roles(rel, wanted):
+    """Every group's roles are the relationship's (before any write); the error names the group."""
+    for value, role_ids in wanted:
+        try:
+            AssignmentEnsurer.check_subset(rel, role_ids)
+        except CspError as err:
+            err.details = dict(err.details or {}, item=value)
+            raise
+
+
+def _wanted_view(group, role_ids):
+    return {"group_id": group["id"], "group": group["displayName"], "status": "active",
+            "roles": sorted(role_name(r) for r in role_ids)}
+
+
+def ensure_assignment_set(gdap, rel, wanted, groups, present=True, check_mode=False, wait=True, timeout=300,
+                          interval=5):
+    """Several groups' assignments on ``rel`` (``AssignmentSetEnsurer``), as the modules report them.
+
+    ``wanted``: ``[(group as given, role_ids or None)]`` (``check_assignment_set``); ``groups``: group as given ->
+    ``{id, displayName}`` (``resolve_groups``). Returns ``{items, actions, completed, diff_before, diff_after}``:
+    one item per group in order (``group``, ``group_id``, ``changed``, ``actions``, ``completed``, ``status``, and
+    ``id`` and ``assignment`` when it exists), the actions prefixed by the group as given."""
+    ensurer = AssignmentSetEnsurer(gdap, check_mode=check_mode, wait=wait, timeout=timeout, interval=interval)
+    if present:
+        check_assignment_roles(rel, wanted)
+        rows = ensurer.present(rel, [(groups[g]["id"], r) for g, r in wanted])
+    else:
+        rows = ensurer.absent(rel, [groups[g]["id"] for g, _r in wanted])
+    items, actions, diff_before, diff_after = [], [], [], []
+    for index, (value, role_ids) in enumerate(wanted):
+        before, after, reached, done = rows[index]
+        group = groups[value]
+        item = {"group": value, "group_id": group["id"], "changed": bool(done), "actions": list(done),
+                "completed": bool(reached)}
+        shown = after if after is not None else (before if present and before else None)
+        if shown:
+            item.update(assignment=shown, id=shown.get("id"), status=shown.get("status"))
+        else:
+            item["status"] = "absent" if not present or not check_mode else "pending"
+        items.append(item)
+        actions.extend("%s: %s" % (value, a) for a in done)
+        diff_before.append(assignment_view(before, group))
+        if after is not None:
+            diff_after.append(assignment_view(after, group))
+        else:
+            diff_after.append(_wanted_view(group, role_ids) if present else {})
+    return {"items": items, "actions": actions, "completed": all(i["completed"] for i in items),
+            "diff_before": diff_before, "diff_after": diff_after}
+
+
+def waiting_assignment_set(wanted, groups):
+    """The same report for a relationship that is not active yet: no assignment can exist, none is written."""
+    items = [{"group": value, "group_id": groups[value]["id"], "changed": False, "actions": [], "completed": False,
+              "status": "pending"} for value, _r in wanted]
+    return {"items": items, "actions": [], "completed": False, "diff_before": [{} for _w in wanted],
+            "diff_after": [_wanted_view(groups[value], role_ids) for value, role_ids in wanted]}

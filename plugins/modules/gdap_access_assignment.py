@@ -176,10 +176,11 @@ from ansible_collections.cloudpartner.csp.plugins.module_utils.directory import 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
     AssignmentEnsurer,
-    AssignmentSetEnsurer,
     GdapClient,
     assignment_view,
+    check_assignment_set,
     check_relationship_ref,
+    ensure_assignment_set,
     find_relationship,
     resolve_group,
     resolve_groups,
@@ -231,67 +232,17 @@ def run(module, gdap, graph, role_ids):
     return result
 
 
-def wanted_set(params):
-    """``[(group, role_ids or None)]`` from O(assignments), checked before any request."""
-    out, seen = [], set()
-    for index, item in enumerate(params["assignments"], 1):
-        group = check_group_ref(item.get("group"), option="assignments[%d].group" % index)
-        if group.lower() in seen:
-            raise CspValidationError("assignments[%d]: group %r is given twice" % (index, group), code="InvalidOption")
-        seen.add(group.lower())
-        role_ids = None
-        if params["state"] == "present":
-            role_ids = resolve_roles(item.get("roles"), option="assignments[%d].roles" % index)
-            if not role_ids:
-                raise CspValidationError("assignments[%d] (%s) must name at least one role" % (index, group),
-                                         code="InvalidRoles")
-        out.append((group, role_ids))
-    if not out:
-        raise CspValidationError("assignments must list at least one group", code="InvalidOption")
-    return out
-
-
 def run_set(module, gdap, graph, wanted):
     params = module.params
     rel = find_relationship(gdap, params["relationship"])
     groups = resolve_groups(graph, [g for g, _r in wanted])
-    ensurer = AssignmentSetEnsurer(gdap, check_mode=module.check_mode, wait=params["wait"],
-                                   timeout=params["wait_timeout"], interval=params["wait_interval"])
-    if params["state"] == "present":
-        for value, role_ids in wanted:
-            try:
-                AssignmentEnsurer.check_subset(rel, role_ids)  # before any write
-            except CspError as err:
-                err.details = dict(err.details or {}, item=value)
-                raise
-        rows = ensurer.present(rel, [(groups[g]["id"], r) for g, r in wanted])
-    else:
-        rows = ensurer.absent(rel, [groups[g]["id"] for g, _r in wanted])
-    items, actions, diff_before, diff_after = [], [], [], []
-    for index, (value, role_ids) in enumerate(wanted):
-        before, after, reached, done = rows[index]
-        group = groups[value]
-        item = {"group": value, "group_id": group["id"], "changed": bool(done), "actions": list(done),
-                "completed": bool(reached)}
-        shown = after if after is not None else (before if params["state"] == "present" and before else None)
-        if shown:
-            item.update(assignment=shown, id=shown.get("id"), status=shown.get("status"))
-        else:
-            item["status"] = "absent" if params["state"] == "absent" or not module.check_mode else "pending"
-        items.append(item)
-        actions.extend("%s: %s" % (value, a) for a in done)
-        diff_before.append(assignment_view(before, group))
-        if after is not None:
-            diff_after.append(assignment_view(after, group))
-        elif params["state"] == "present":
-            diff_after.append({"group_id": group["id"], "group": group["displayName"], "status": "active",
-                               "roles": sorted(role_name(r) for r in role_ids)})
-        else:
-            diff_after.append({})
-    result = dict(changed=bool(actions), actions=actions, etag_retries=gdap.etag_retries, relationship_id=rel["id"],
-                  completed=all(i["completed"] for i in items), assignments=items)
+    done = ensure_assignment_set(gdap, rel, wanted, groups, present=params["state"] == "present",
+                                 check_mode=module.check_mode, wait=params["wait"], timeout=params["wait_timeout"],
+                                 interval=params["wait_interval"])
+    result = dict(changed=bool(done["actions"]), actions=done["actions"], etag_retries=gdap.etag_retries,
+                  relationship_id=rel["id"], completed=done["completed"], assignments=done["items"])
     if module.diff_mode:
-        result["diff"] = dict(before={"assignments": diff_before}, after={"assignments": diff_after})
+        result["diff"] = dict(before={"assignments": done["diff_before"]}, after={"assignments": done["diff_after"]})
     return result
 
 
@@ -307,7 +258,7 @@ def main():
             raise CspValidationError("wait_timeout must be >= 0 and wait_interval >= 1", code="InvalidOption")
         check_relationship_ref(params["relationship"])
         if params["assignments"] is not None:
-            wanted = wanted_set(params)
+            wanted = check_assignment_set(params["assignments"], present=params["state"] == "present")
             graph = module.client.graph()
             result = run_set(module, GdapClient(graph), graph, wanted)
         else:

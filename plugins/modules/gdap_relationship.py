@@ -28,6 +28,12 @@ description:
   - O(state=absent) deletes a relationship that is still C(created) and terminates an active one.
   - An update that meets a stale ETag (HTTP 412, the relationship changed in between) reads the
     relationship again and retries once.
+  - With O(access_assignments), once the relationship is active (already, or after the wait of O(state=active)),
+    the same module run gives the partner's security groups their roles in it, as
+    M(cloudpartner.csp.gdap_access_assignment) does with several groups. It reads the relationship's assignments
+    once, creates the new ones in one C($batch) and waits once until all are active. The groups are resolved,
+    and their roles checked against O(roles), before anything is written. A relationship that is not active yet
+    gets no assignment; each is reported C(pending), for a later run (or the assignment module) to make.
 author:
   - cloudpartner.csp contributors (@cloudpartner)
 extends_documentation_fragment:
@@ -97,6 +103,37 @@ options:
       - Seconds between two reads while waiting.
     type: int
     default: 10
+  access_assignments:
+    description:
+      - The partner security groups that get roles in the relationship once it is active, each with its roles
+        (a subset of O(roles)); the same group may not appear twice.
+      - Only with O(state=present) and O(state=active). Existing assignments of other groups are left alone.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      group:
+        description: The partner tenant's security group, by object id or display name.
+        type: str
+        required: true
+      roles:
+        description: Roles the group gets, by built-in role name or role template id.
+        type: list
+        elements: str
+        required: true
+  access_wait_timeout:
+    description:
+      - How many seconds to wait until every assignment of O(access_assignments) is C(active). V(0) reads them
+        once after the writes and does not wait.
+    type: int
+    default: 300
+    version_added: 0.2.0
+  access_wait_interval:
+    description:
+      - Seconds between two reads of the assignments while waiting.
+    type: int
+    default: 5
+    version_added: 0.2.0
 notes:
   - Creating relationships needs the C(DelegatedAdminRelationship.ReadWrite.All) permission and a signed-in
     user with the Admin Agent role (app + user token through O(refresh_token)), or the application permission
@@ -134,6 +171,20 @@ EXAMPLES = r"""
     state: active
     wait_timeout: 600
     wait_interval: 30
+  register: gdap
+
+- name: A relationship and, once it is active, the partner security groups' roles in it (one module run)
+  cloudpartner.csp.gdap_relationship:
+    display_name: us-customer02-standard
+    customer_tenant_id: 30000000-0000-4000-8000-000000000002
+    roles: [Cloud Application Administrator, User Administrator, Helpdesk Administrator]
+    state: active
+    wait_timeout: 0
+    access_assignments:
+      - group: GDAP Admins
+        roles: [Cloud Application Administrator, User Administrator]
+      - group: GDAP Helpdesk
+        roles: [Helpdesk Administrator]
   register: gdap
 
 - name: Drop Global Administrator once consent is given, then let the relationship auto-extend
@@ -225,9 +276,28 @@ etag_retries:
   returned: always
   type: int
   sample: 0
+access_assignments:
+  description:
+    - With O(access_assignments), one entry per group in the given order, with C(group) (as given), C(group_id),
+      C(changed), C(actions), C(completed), C(status), and C(id) and C(assignment) (Microsoft's object) when the
+      assignment exists, as M(cloudpartner.csp.gdap_access_assignment) returns them.
+    - C(status) is C(pending) and nothing is written while the relationship is not active.
+  returned: with O(access_assignments)
+  type: list
+  elements: dict
+  version_added: 0.2.0
+access_completed:
+  description:
+    - True when every assignment of O(access_assignments) is active (or in check mode, would be made); false while
+      the relationship is not active or when O(access_wait_timeout) passed first.
+  returned: with O(access_assignments)
+  type: bool
+  version_added: 0.2.0
 error:
   description:
     - Microsoft's error when the module failed (C(code) is Graph's C(error.code)).
+    - An error of O(access_assignments) has C(details.option=access_assignments), and C(details.item) names the
+      group (as given) that a group or role error is about.
     - When an existing relationship is refused (C(code) C(RelationshipImmutable), C(RelationshipLocked),
       C(RelationshipEnded)), C(details) holds C(relationship_id), C(status), C(approval_link) (while it awaits
       approval) and C(differences) (C(roles_to_add), C(roles_to_remove), C(duration)) where something differs.
@@ -237,11 +307,18 @@ error:
 
 from ansible_collections.cloudpartner.csp.plugins.module_utils.errors import CspError, CspValidationError
 from ansible_collections.cloudpartner.csp.plugins.module_utils.gdap import (
+    ACTIVE,
     GdapClient,
     RelationshipEnsurer,
     RelationshipSpec,
+    check_assignment_roles,
+    check_assignment_set,
+    ensure_assignment_set,
     relationship_result,
     relationship_view,
+    resolve_groups,
+    unified_roles,
+    waiting_assignment_set,
 )
 from ansible_collections.cloudpartner.csp.plugins.module_utils.module import CspModule
 from ansible_collections.cloudpartner.csp.plugins.module_utils.options import check_tenant, is_guid
@@ -258,6 +335,12 @@ def argument_spec():
         replace=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=300),
         wait_interval=dict(type="int", default=10),
+        access_assignments=dict(type="list", elements="dict", options=dict(
+            group=dict(type="str", required=True),
+            roles=dict(type="list", elements="str", required=True),
+        )),
+        access_wait_timeout=dict(type="int", default=300),
+        access_wait_interval=dict(type="int", default=5),
     )
 
 
@@ -266,6 +349,12 @@ def build_spec(params):
     absent = params["state"] == "absent"
     if params["wait_timeout"] < 0 or params["wait_interval"] < 1:
         raise CspValidationError("wait_timeout must be >= 0 and wait_interval >= 1", code="InvalidOption")
+    if params["access_wait_timeout"] < 0 or params["access_wait_interval"] < 1:
+        raise CspValidationError("access_wait_timeout must be >= 0 and access_wait_interval >= 1",
+                                 code="InvalidOption")
+    if absent and params["access_assignments"] is not None:
+        raise CspValidationError("access_assignments is for state=present and state=active; end a relationship's "
+                                 "assignments with cloudpartner.csp.gdap_access_assignment", code="InvalidOption")
     return RelationshipSpec(
         params["display_name"],
         customer_tenant_id=params["customer_tenant_id"],
@@ -275,9 +364,33 @@ def build_spec(params):
     )
 
 
-def run(module, gdap, spec):
+def access_plan(params, spec):
+    """O(access_assignments) checked before any request: ``[(group, role_ids)]``, every role one of O(roles)."""
+    if params["access_assignments"] is None:
+        return None
+    wanted = check_assignment_set(params["access_assignments"], option="access_assignments")
+    check_assignment_roles({"id": None, "displayName": spec.display_name,
+                            "accessDetails": unified_roles(spec.role_ids)}, wanted)
+    return wanted
+
+
+def access_part(call, *args, **kwargs):
+    """``call`` for O(access_assignments): its error says so in ``details.option`` (a playbook reads the step)."""
+    try:
+        return call(*args, **kwargs)
+    except CspError as err:
+        err.details = dict(err.details or {}, option="access_assignments")
+        raise
+
+
+def run(module, gdap, spec, access=None, graph=None, done=None):
+    """The module's result. ``done`` gets the actions as they are carried out, for a failure's result."""
     params = module.params
+    # the groups are found before anything is written: a missing one fails the run before the relationship
+    groups = access_part(resolve_groups, graph, [g for g, _r in access]) if access else None
     ensurer = RelationshipEnsurer(gdap, check_mode=module.check_mode)
+    if done is not None:
+        done["actions"] = ensurer.actions  # the same list: writes made before a failure are reported
     if params["state"] == "absent":
         before, after, extra = ensurer.absent(spec)
         after_view = relationship_view(after) if after else {}
@@ -285,12 +398,22 @@ def run(module, gdap, spec):
         before, after, extra = ensurer.present(spec, replace=params["replace"], wait_timeout=params["wait_timeout"],
                                                interval=params["wait_interval"])
         after_view = relationship_view(after) if after else spec.view(status="approvalPending")
-        if params["state"] == "active" and after is not None and not module.check_mode:
+        if params["state"] == "active" and after is not None and not module.check_mode \
+                and after.get("status") not in ACTIVE:  # an active one was just read
             after, _reached = ensurer.wait_active(after, params["wait_timeout"], params["wait_interval"])
             after_view = relationship_view(after)
-    changed = bool(ensurer.actions)
+    assigned = None
+    if access:
+        if after is not None and after.get("status") in ACTIVE:
+            assigned = access_part(ensure_assignment_set, gdap, after, access, groups, check_mode=module.check_mode,
+                                   timeout=params["access_wait_timeout"], interval=params["access_wait_interval"])
+        else:
+            assigned = waiting_assignment_set(access, groups)
+    changed = bool(ensurer.actions) or bool(assigned and assigned["actions"])
     result = dict(changed=changed, actions=ensurer.actions, etag_retries=gdap.etag_retries,
                   ended_relationships=extra["ended_relationships"])
+    if assigned is not None:
+        result.update(access_assignments=assigned["items"], access_completed=assigned["completed"])
     for key in ("replaced", "operation"):
         if key in extra:
             result[key] = extra[key]
@@ -305,6 +428,9 @@ def run(module, gdap, spec):
         result["status"] = "absent"
     if module.diff_mode:
         result["diff"] = dict(before=relationship_view(before) if before else {}, after=after_view)
+        if assigned is not None:
+            result["diff"]["before"] = dict(result["diff"]["before"], access_assignments=assigned["diff_before"])
+            result["diff"]["after"] = dict(after_view, access_assignments=assigned["diff_after"])
     for warning in ensurer.warnings:
         module.warn(warning)
     return result
@@ -317,8 +443,10 @@ def main():
                      ("state", "active", ("customer_tenant_id", "roles"))],
         supports_check_mode=True,
     )
+    done = dict(actions=[])
     try:
         spec = build_spec(module.params)
+        access = access_part(access_plan, module.params, spec)
         if spec.customer_tenant_id:
             spec.customer_tenant_id = check_tenant(spec.customer_tenant_id, name="customer_tenant_id")
         client = module.client
@@ -326,9 +454,10 @@ def main():
             spec.customer_tenant_id = client.tokens.resolve_tenant(spec.customer_tenant_id)
         elif spec.customer_tenant_id:
             spec.customer_tenant_id = spec.customer_tenant_id.lower()
-        result = run(module, GdapClient(client.graph()), spec)
+        graph = client.graph()
+        result = run(module, GdapClient(graph), spec, access=access, graph=graph, done=done)
     except CspError as err:
-        module.fail_from_error(err)
+        module.fail_from_error(err, changed=bool(done["actions"]), **done)
     module.exit_json(**result)
 
 

@@ -252,3 +252,105 @@ def test_assignment_set_bad_input_sends_nothing(fake_http, capsys, args, code):
 def test_assignment_group_and_assignments_exclusive(fake_http, capsys):
     rc, result = run(gdap_access_assignment, dict(SET_ARGS, group="GDAP Admins"), capsys)
     assert rc == 1 and "mutually exclusive" in result["msg"] and fake_http.calls == []
+
+
+# --- gdap_relationship with access_assignments: the relationship and its assignments in one run -----------
+REL_ARGS = dict(display_name="us-c-standard", customer_tenant_id=CUSTOMER, state="active", wait_timeout=0,
+                roles=["User Administrator", "Global Reader", "Helpdesk Administrator"],
+                access_assignments=SET_ARGS["assignments"], access_wait_interval=1)
+
+
+def _relationship_world(fake_http, status="active"):
+    """``_assignment_world`` whose relationship the name listing finds (none with ``status=None``)."""
+    listed = _assignment_world(fake_http)
+    roles = ["fe930be7-5e62-47db-91af-98c3a49a38b1", "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+             "729827e3-9c14-49f7-bb1b-9608f156bbb8"]
+    rel = {"id": REL_ID, "displayName": "us-c-standard", "status": status, "duration": "P730D",
+           "customer": {"tenantId": CUSTOMER}, "@odata.etag": 'W/"1"',
+           "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in roles]}}
+    fake_http.route("GET", RELS + "$", lambda call: FakeRaw(200, {"value": [rel] if status else []}))
+    fake_http.route("GET", RELS + "/[^/]+$", lambda call: FakeRaw(200, rel))
+    return listed
+
+
+def test_relationship_gives_the_groups_their_roles_in_the_same_run(fake_http, idp, capsys):
+    listed = _relationship_world(fake_http)
+    rc, result = run(gdap_relationship, REL_ARGS, capsys)
+    assert rc == 0, result
+    assert result["changed"] and result["actions"] == [] and result["status"] == "active"
+    assert result["access_completed"] is True
+    assert [(a["group"], a["changed"], a["actions"], a["status"]) for a in result["access_assignments"]] == [
+        ("GDAP Admins", True, ["create"], "active"), ("GDAP Helpdesk", True, ["create"], "active")]
+    assert len(listed) == 2
+    # the groups ($batch) before the relationship, then its assignments and their creation ($batch)
+    graph = [(c.method, c.path.rsplit("/", 1)[-1]) for c in fake_http.calls if "/v1.0/" in c.url]
+    assert graph == [("POST", "$batch"), ("GET", "delegatedAdminRelationships"), ("GET", "accessAssignments"),
+                     ("POST", "$batch")]
+
+    fake_http.calls.clear()
+    rc, result = run(gdap_relationship, REL_ARGS, capsys)
+    assert rc == 0 and not result["changed"] and result["access_completed"]
+    assert [c.method for c in fake_http.calls if "/v1.0/" in c.url] == ["POST", "GET", "GET"]  # reads only
+
+
+def test_relationship_awaiting_approval_writes_no_assignment(fake_http, idp, capsys):
+    listed = _relationship_world(fake_http, status="approvalPending")
+    rc, result = run(gdap_relationship, REL_ARGS, capsys)
+    assert rc == 0, result
+    assert not result["changed"] and result["status"] == "approvalPending" and result["access_completed"] is False
+    assert [(a["status"], a["changed"]) for a in result["access_assignments"]] == [("pending", False)] * 2
+    assert listed == [] and not [c for c in fake_http.calls if "accessAssignments" in c.url]
+
+
+def test_relationship_access_check_mode_and_diff(fake_http, idp, capsys):
+    listed = _relationship_world(fake_http)
+    rc, result = csp_fakes.run_module(gdap_relationship, dict(CONNECTION, **REL_ARGS), capsys, check_mode=True,
+                                      diff=True)
+    assert rc == 0 and result["changed"] and listed == []
+    assert [a["status"] for a in result["access_assignments"]] == ["pending", "pending"]
+    assert result["diff"]["before"]["access_assignments"] == [{}, {}]
+    assert [a["group"] for a in result["diff"]["after"]["access_assignments"]] == ["GDAP Admins", "GDAP Helpdesk"]
+    assert [c.method for c in fake_http.calls if "/v1.0/" in c.url] == ["POST", "GET", "GET"]  # no write
+
+
+def test_relationship_missing_group_fails_before_any_write(fake_http, idp, capsys):
+    _relationship_world(fake_http, status=None)
+    args = dict(REL_ARGS, access_assignments=[{"group": "No Such Group", "roles": ["Global Reader"]}])
+    rc, result = run(gdap_relationship, args, capsys)
+    assert rc == 1 and result["error"]["code"] == "GroupNotFound"
+    assert result["error"]["details"] == {"item": "No Such Group", "option": "access_assignments"}
+    assert result["actions"] == [] and not result["changed"]
+    assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in fake_http.calls if "/v1.0/" in c.url] == [
+        ("GET", "groups")]  # the group's read only
+
+
+def test_relationship_failure_reports_the_writes_made(fake_http, idp, capsys):
+    created = {"id": REL_ID, "displayName": "r", "status": "created", "duration": "P730D",
+               "customer": {"tenantId": CUSTOMER}, "@odata.etag": 'W/"1"',
+               "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1"}]}}
+    fake_http.route("GET", RELS + "$", lambda call: FakeRaw(200, {"value": []}))
+    fake_http.route("POST", RELS + "$", lambda call: FakeRaw(201, created))
+    fake_http.route("POST", RELS + "/[^/]+/requests$", lambda call: FakeRaw(
+        403, {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}))
+    rc, result = run(gdap_relationship, dict(display_name="r", customer_tenant_id=CUSTOMER,
+                                             roles=["User Administrator"]), capsys)
+    assert rc == 1 and result["error"]["code"] == "Authorization_RequestDenied"
+    assert result["actions"] == ["create"] and result["changed"] is True
+
+
+@pytest.mark.parametrize("args,code,item_error", [
+    (dict(REL_ARGS, access_assignments=[{"group": "GDAP Admins", "roles": ["Exchange Administrator"]}]),
+     "RolesNotInRelationship", True),
+    (dict(REL_ARGS, access_assignments=[{"group": "A", "roles": ["Nope"]}]), "UnknownRole", True),
+    (dict(REL_ARGS, access_assignments=[{"group": "A", "roles": ["Global Reader"]},
+                                        {"group": "a", "roles": ["Global Reader"]}]), "InvalidOption", True),
+    (dict(REL_ARGS, access_assignments=[]), "InvalidOption", True),
+    (dict(REL_ARGS, access_wait_interval=0), "InvalidOption", False),
+    (dict(display_name="r", state="absent", access_assignments=[{"group": "A", "roles": ["Global Reader"]}]),
+     "InvalidOption", False),
+])
+def test_relationship_access_bad_input_sends_nothing(fake_http, capsys, args, code, item_error):
+    rc, result = run(gdap_relationship, args, capsys)
+    assert rc == 1 and result["error"]["code"] == code and fake_http.calls == []
+    if item_error:  # an error of one of the assignments says so
+        assert result["error"]["details"]["option"] == "access_assignments"
