@@ -82,6 +82,16 @@ test "$(emu writes "$mark")" -gt 0
 tokens=$(emu token-statuses "$mark" "$new_customer")
 echo "identity platform requests in the new customer's tenant: $tokens"
 if ! [[ "$tokens" =~ ^400( 400)*\ 200 ]]; then echo "expected refused tokens, then a fresh one: $tokens" >&2; exit 1; fi
+# Northwind Traders (02) is the path of a new customer: a new relationship, approved within the wait, its
+# access assignments in the relationship's module run, then the consent and its proof. Every task costs the
+# host a worker process, a skipped one too: the path's task results are counted (ok, changed, skipping,
+# included) and the assignments module must not run.
+northwind=$(grep -cE '^(ok|changed|skipping|fatal|failed|rescued): \[customer02\]|^included: .* for customer02$' "$work/first.log" || true)
+echo "task results of a new customer (customer02): $northwind"
+if [ "$northwind" -gt 18 ]; then echo "a new customer took $northwind task results, expected at most 18 (22 before)" >&2; exit 1; fi
+if awk '/^TASK \[.*Access assignments for the partner security groups/ {t=1; next} /^TASK / {t=0} t && /^(ok|changed): \[customer02\]/ {found=1} END {exit !found}' "$work/first.log"; then
+  echo "the access assignments of customer02 ran in a module process of their own" >&2; exit 1
+fi
 created_first=$(emu created "$mark")
 state_first=$(emu state)
 echo "created in the first run: $created_first"
